@@ -1,0 +1,160 @@
+//! Request/response transport between nodes: length-prefixed JSON frames over
+//! TCP, from tokio for real or from turmoil inside the simulation (chosen at
+//! run time, so one binary can do both).
+
+use std::io;
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::block::Block;
+use crate::raft::{NodeId, TypeConfig};
+
+/// Largest frame accepted; a larger length prefix means a corrupt stream.
+const MAX_FRAME_BYTES: usize = 16 << 20;
+
+/// Everything one node asks another.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// P2p handshake: the caller counts the peer as connected once answered.
+    Hello { from: NodeId },
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<NodeId>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Exchange: "give me the block at this height".
+    GetBlock { height: u64 },
+    /// Gossip of a new block.
+    Gossip(Block),
+    /// Height and role, for the real-mode devnet check.
+    Status,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    Ack,
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
+    /// The block, or why it cannot be served (an empty store answers an error).
+    Block(Result<Block, String>),
+    Status(NodeStatus),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub id: NodeId,
+    pub is_leader: bool,
+    pub height: u64,
+    pub tip_hash: u64,
+}
+
+/// A byte stream to or from a peer.
+pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+pub type BoxConn = Box<dyn Conn>;
+
+/// Opens a connection to `addr` (`host:port`).
+pub async fn connect(addr: &str) -> io::Result<BoxConn> {
+    #[cfg(feature = "sim")]
+    if turmoil::in_simulation() {
+        return Ok(Box::new(turmoil::net::TcpStream::connect(addr).await?));
+    }
+    Ok(Box::new(tokio::net::TcpStream::connect(addr).await?))
+}
+
+/// A bound listening socket.
+pub enum Listener {
+    Real(tokio::net::TcpListener),
+    #[cfg(feature = "sim")]
+    Sim(turmoil::net::TcpListener),
+}
+
+impl Listener {
+    pub async fn bind(addr: &str) -> io::Result<Listener> {
+        #[cfg(feature = "sim")]
+        if turmoil::in_simulation() {
+            return Ok(Listener::Sim(turmoil::net::TcpListener::bind(addr).await?));
+        }
+        Ok(Listener::Real(tokio::net::TcpListener::bind(addr).await?))
+    }
+
+    pub async fn accept(&self) -> io::Result<BoxConn> {
+        match self {
+            Listener::Real(l) => Ok(Box::new(l.accept().await?.0)),
+            #[cfg(feature = "sim")]
+            Listener::Sim(l) => Ok(Box::new(l.accept().await?.0)),
+        }
+    }
+}
+
+pub async fn write_frame<T: Serialize>(conn: &mut BoxConn, msg: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    conn.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    conn.write_all(&bytes).await?;
+    conn.flush().await
+}
+
+/// Reads one frame; `Ok(None)` when the peer closed the stream cleanly.
+pub async fn read_frame<T: DeserializeOwned>(conn: &mut BoxConn) -> io::Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match conn.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {len} bytes")));
+    }
+    let mut bytes = vec![0u8; len];
+    conn.read_exact(&mut bytes).await?;
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// A client of one peer: one connection, reused by sequential calls and
+/// dropped on any error (the next call reconnects).
+pub struct RpcClient {
+    addr: String,
+    conn: tokio::sync::Mutex<Option<BoxConn>>,
+}
+
+impl RpcClient {
+    pub fn new(addr: String) -> RpcClient {
+        RpcClient { addr, conn: tokio::sync::Mutex::new(None) }
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `req` and waits for its response, all within `timeout`.
+    pub async fn call(&self, req: &Request, timeout: Duration) -> io::Result<Response> {
+        let mut slot = self.conn.lock().await;
+        let attempt = async {
+            let conn = match slot.as_mut() {
+                Some(conn) => conn,
+                None => slot.insert(connect(&self.addr).await?),
+            };
+            write_frame(conn, req).await?;
+            read_frame::<Response>(conn)
+                .await?
+                .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed"))
+        };
+        let result = match tokio::time::timeout(timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "request timed out")),
+        };
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    }
+}

@@ -1,0 +1,117 @@
+//! What a node reports about itself: events for the harness's checkers and
+//! trace hash, and for logs in real mode.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::block::Block;
+
+/// Where a node is in its start-up or work; the liveness checker quotes the
+/// last phase of a stuck node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    WaitingForLeader,
+    /// Waiting until raft applied == last log index before leading.
+    WaitingLanded,
+    /// Sync service start: asking peers for a height before syncing.
+    P2pInit { height: u64, attempt: u32, peers: usize },
+    /// P2p init gave up after the init timeout ("defer to DA sync").
+    P2pInitGaveUp,
+    Producing,
+    Following,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::Starting => write!(f, "starting"),
+            Phase::WaitingForLeader => write!(f, "waiting for a leader"),
+            Phase::WaitingLanded => write!(f, "waiting for raft to apply its log before leading"),
+            Phase::P2pInit { height, attempt, peers } => write!(
+                f,
+                "stuck in p2p init waiting for height {height} (attempt {attempt}, {peers} peers asked)"
+            ),
+            Phase::P2pInitGaveUp => write!(f, "gave up p2p init (deferring to DA sync)"),
+            Phase::Producing => write!(f, "producing blocks"),
+            Phase::Following => write!(f, "following"),
+        }
+    }
+}
+
+/// One observable step of a node. The ordered list of events of a run is
+/// what its trace hash covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Phase(Phase),
+    BecameLeader { term: u64 },
+    BecameFollower { leader: u64 },
+    /// The block is in the node's store (synced or not).
+    BlockStored { height: u64, hash: u64 },
+    /// Raft replicated the block to a quorum: it must never be lost.
+    BlockCommitted { height: u64, hash: u64 },
+    /// The store synced everything up to this height to disk.
+    StoreSynced { height: u64 },
+    PeerConnected { peer: u64 },
+    /// An invariant the node checks itself failed.
+    Violation { what: String },
+    /// A task of the node panicked; the message is the panic's.
+    TaskPanicked { task: String, message: String },
+    /// The node's process ends by itself (as the Go node exits).
+    Exit { reason: String },
+}
+
+/// Receives the events of one node. Must not block.
+pub trait Observer: Send + Sync {
+    fn event(&self, node: u64, event: Event);
+}
+
+/// Real mode: events become log lines.
+#[derive(Debug, Default)]
+pub struct LogObserver;
+
+impl Observer for LogObserver {
+    fn event(&self, node: u64, event: Event) {
+        match &event {
+            Event::Violation { .. } | Event::TaskPanicked { .. } => {
+                tracing::error!(node, ?event)
+            }
+            _ => tracing::info!(node, ?event),
+        }
+    }
+}
+
+/// A node's handle on its observer, so call sites need not repeat the id.
+#[derive(Clone)]
+pub struct Reporter {
+    node: u64,
+    observer: Arc<dyn Observer>,
+}
+
+impl Reporter {
+    pub fn new(node: u64, observer: Arc<dyn Observer>) -> Reporter {
+        Reporter { node, observer }
+    }
+
+    pub fn node(&self) -> u64 {
+        self.node
+    }
+
+    pub fn event(&self, event: Event) {
+        self.observer.event(self.node, event);
+    }
+
+    pub fn phase(&self, phase: Phase) {
+        self.event(Event::Phase(phase));
+    }
+
+    pub fn stored(&self, block: &Block) {
+        self.event(Event::BlockStored { height: block.height, hash: block.hash });
+    }
+
+    pub fn violation(&self, what: impl Into<String>) {
+        let what = what.into();
+        tracing::error!(node = self.node, "invariant violated: {what}");
+        self.event(Event::Violation { what });
+    }
+}

@@ -1,0 +1,115 @@
+//! P2p: background connections to the configured peers, the exchange
+//! ("block at height N") and gossip of new blocks.
+//!
+//! A peer counts as connected once it answered a handshake; the sync
+//! service's peer snapshot sees only those. Connection attempts run in the
+//! background and take time (the scenario can lengthen them), which is what
+//! makes the height-1 deadlock depend on timing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use crate::block::Block;
+use crate::config::{PeerConfig, Timing};
+use crate::faults::Faults;
+use crate::net::{Request, Response, RpcClient};
+use crate::observe::{Event, Reporter};
+use crate::raft::NodeId;
+use crate::task;
+
+struct Peer {
+    id: NodeId,
+    client: RpcClient,
+    connected: AtomicBool,
+}
+
+pub struct P2p {
+    me: NodeId,
+    peers: Vec<Peer>,
+    timing: Timing,
+    faults: Faults,
+    reporter: Reporter,
+}
+
+impl P2p {
+    pub fn new(me: NodeId, peers: &[PeerConfig], timing: Timing, faults: Faults, reporter: Reporter) -> Arc<P2p> {
+        let peers = peers
+            .iter()
+            .map(|p| Peer { id: p.id, client: RpcClient::new(p.addr.clone()), connected: AtomicBool::new(false) })
+            .collect();
+        Arc::new(P2p { me, peers, timing, faults, reporter })
+    }
+
+    /// Starts one background connection loop per peer.
+    pub fn start(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+        (0..self.peers.len())
+            .map(|i| {
+                let p2p = Arc::clone(self);
+                task::spawn("p2p-connect", &self.reporter, async move { p2p.keep_connected(i).await })
+            })
+            .collect()
+    }
+
+    /// Runs for the node's lifetime: reconnects whenever the peer is not
+    /// connected, one attempt per `connect_retry`.
+    async fn keep_connected(&self, index: usize) {
+        let peer = &self.peers[index];
+        loop {
+            if !peer.connected.load(Ordering::SeqCst) {
+                tokio::time::sleep(self.faults.connect_delay(peer.id)).await;
+                let hello = Request::Hello { from: self.me };
+                if let Ok(Response::Ack) = peer.client.call(&hello, self.timing.exchange_timeout).await {
+                    peer.connected.store(true, Ordering::SeqCst);
+                    self.reporter.event(Event::PeerConnected { peer: peer.id });
+                }
+            }
+            tokio::time::sleep(self.timing.connect_retry).await;
+        }
+    }
+
+    /// Ids of the peers connected right now.
+    pub fn connected_peers(&self) -> Vec<NodeId> {
+        self.peers.iter().filter(|p| p.connected.load(Ordering::SeqCst)).map(|p| p.id).collect()
+    }
+
+    /// Ids of all configured peers.
+    pub fn configured_peers(&self) -> Vec<NodeId> {
+        self.peers.iter().map(|p| p.id).collect()
+    }
+
+    async fn call(&self, peer: NodeId, req: &Request) -> Result<Response, String> {
+        let Some(p) = self.peers.iter().find(|p| p.id == peer) else {
+            return Err(format!("n{peer} is not a configured peer"));
+        };
+        match p.client.call(req, self.timing.exchange_timeout).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                p.connected.store(false, Ordering::SeqCst);
+                Err(format!("n{peer}: {e}"))
+            }
+        }
+    }
+
+    /// Exchange: asks `peer` for the block at `height`.
+    pub async fn get_block(&self, peer: NodeId, height: u64) -> Result<Block, String> {
+        match self.call(peer, &Request::GetBlock { height }).await? {
+            Response::Block(Ok(b)) if b.height == height && b.is_well_formed() => Ok(b),
+            Response::Block(Ok(b)) => Err(format!("n{peer} answered a bad block for height {height}: {b:?}")),
+            Response::Block(Err(e)) => Err(format!("n{peer}: {e}")),
+            other => Err(format!("n{peer}: unexpected answer {other:?}")),
+        }
+    }
+
+    /// Gossips `block` to every connected peer, in the background.
+    pub fn gossip(self: &Arc<Self>, block: Block) {
+        let p2p = Arc::clone(self);
+        task::spawn("p2p-gossip", &self.reporter, async move {
+            for peer in p2p.connected_peers() {
+                // A lost gossip is repaired by raft and the exchange.
+                let _ = p2p.call(peer, &Request::Gossip(block.clone())).await;
+            }
+        });
+    }
+}

@@ -1,0 +1,73 @@
+//! Block production on the leader (`ProduceBlock`): quorum check, build,
+//! quorum check again, replicate through raft, commit to the store, then
+//! write to the sync service and broadcast.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use openraft::error::{ClientWriteError, RaftError};
+use tokio::time::{timeout, MissedTickBehavior};
+
+use crate::block::Block;
+use crate::clock;
+use crate::node::NodeCtx;
+use crate::observe::{Event, Phase};
+use crate::raft::ApplyResult;
+use crate::sync::SyncService;
+
+/// Why production stopped.
+#[derive(Debug)]
+pub enum Stopped {
+    /// Raft says another node leads now.
+    NotLeader,
+    /// The local store holds more than raft committed: refuse to lead.
+    StoreAheadOfRaft { store: u64, raft: u64 },
+}
+
+/// Produces a block every block time until leadership is lost.
+pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
+    let t = &ctx.config.timing;
+    let mut ticker = tokio::time::interval(t.block_time);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ctx.reporter.phase(Phase::Producing);
+    loop {
+        ticker.tick().await;
+        sync.drain_inbox().await;
+        let (store, raft) = (ctx.store.height(), ctx.raft_height.load(Ordering::SeqCst));
+        if store < raft {
+            continue; // still replaying what raft committed
+        }
+        if store > raft {
+            return Stopped::StoreAheadOfRaft { store, raft };
+        }
+        if !has_quorum(ctx).await {
+            continue;
+        }
+        let tip = ctx.store.tip();
+        let height = tip.as_ref().map_or(1, |b| b.height + 1);
+        let min_ts = tip.as_ref().map_or(0, |b| b.timestamp_ms + 1);
+        let block = Block::new(height, clock::now_ms().max(min_ts), tip.map_or(0, |b| b.hash), ctx.config.id);
+        if !has_quorum(ctx).await {
+            continue;
+        }
+        match timeout(t.election_timeout_max * 2, ctx.raft.client_write(block.clone())).await {
+            Ok(Ok(resp)) if resp.data == ApplyResult::Accepted => {
+                ctx.reporter.event(Event::BlockCommitted { height: block.height, hash: block.hash });
+                if let Err(e) = ctx.store.put(&block) {
+                    ctx.reporter.violation(format!("committed block not storable: {e}"));
+                }
+                sync.write_to_store_and_broadcast(&block);
+            }
+            Ok(Ok(resp)) => tracing::warn!(node = ctx.config.id, ?resp.data, "block not accepted"),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => return Stopped::NotLeader,
+            Ok(Err(e)) => tracing::warn!(node = ctx.config.id, "replication failed: {e}"),
+            Err(_) => tracing::warn!(node = ctx.config.id, "replication timed out"),
+        }
+    }
+}
+
+/// The raft barrier: a quorum still follows this leader.
+async fn has_quorum(ctx: &NodeCtx) -> bool {
+    let bound = ctx.config.timing.election_timeout_min;
+    matches!(timeout(bound, ctx.raft.ensure_linearizable()).await, Ok(Ok(_)))
+}

@@ -1,0 +1,79 @@
+//! The raft group of sequencers, on openraft 0.9. Its log carries produced
+//! blocks; its state machine keeps the last block.
+//!
+//! Order of calls: [`start`] once per node incarnation, then `initialize`
+//! (the cluster bootstraps itself when no configuration exists), then the
+//! election loop watches [`Raft::metrics`].
+
+mod log_store;
+mod network;
+mod runtime;
+mod state_machine;
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use openraft::{BasicNode, Config, SnapshotPolicy};
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use log_store::LogStore;
+pub use network::Network;
+pub use runtime::{seed_rng, SeededRuntime};
+pub use state_machine::{ApplyResult, StateMachine};
+
+use crate::block::Block;
+use crate::config::NodeConfig;
+use crate::store::DiskHandle;
+
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// Types of the sequencer raft group.
+    pub TypeConfig:
+        D = Block,
+        R = ApplyResult,
+        NodeId = NodeId,
+        Node = BasicNode,
+        AsyncRuntime = SeededRuntime,
+);
+
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// Starts the raft part of a node. Blocks applied by the state machine are
+/// sent to `applied`, in log order; `raft_height` follows the last one.
+pub async fn start(
+    config: &NodeConfig,
+    disk: DiskHandle,
+    applied: UnboundedSender<Block>,
+    raft_height: Arc<AtomicU64>,
+) -> anyhow::Result<Raft> {
+    let t = &config.timing;
+    let raft_config = Config {
+        cluster_name: "sequencers".to_string(),
+        heartbeat_interval: t.raft_heartbeat.as_millis() as u64,
+        election_timeout_min: t.election_timeout_min.as_millis() as u64,
+        election_timeout_max: t.election_timeout_max.as_millis() as u64,
+        // The log is the block history followers replay from; keep it whole.
+        snapshot_policy: SnapshotPolicy::Never,
+        ..Config::default()
+    };
+    let raft_config = Arc::new(raft_config.validate()?);
+    let network = Network::new(config.timing.send_timeout.max(config.timing.raft_heartbeat));
+    let log_store = LogStore::new(disk);
+    let state_machine = StateMachine::new(applied, raft_height);
+    let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
+    Ok(raft)
+}
+
+/// The group's membership: this node and its peers, as raft sees them.
+pub fn members(config: &NodeConfig) -> BTreeMap<NodeId, BasicNode> {
+    let mut members = BTreeMap::new();
+    members.insert(config.id, BasicNode::new(&config.listen_addr));
+    for p in &config.peers {
+        members.insert(p.id, BasicNode::new(&p.addr));
+    }
+    members
+}

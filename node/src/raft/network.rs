@@ -1,0 +1,88 @@
+//! openraft's network: raft RPCs as [`Request`]s over the node transport.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+
+use super::{NodeId, TypeConfig};
+use crate::net::{Request, Response, RpcClient};
+
+/// Builds one client per target node.
+pub struct Network {
+    /// Floor of an RPC's timeout; openraft passes its own in `RPCOption`.
+    min_timeout: Duration,
+}
+
+impl Network {
+    pub fn new(min_timeout: Duration) -> Network {
+        Network { min_timeout }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Client;
+
+    async fn new_client(&mut self, _target: NodeId, node: &BasicNode) -> Client {
+        Client { rpc: Arc::new(RpcClient::new(node.addr.clone())), min_timeout: self.min_timeout }
+    }
+}
+
+pub struct Client {
+    rpc: Arc<RpcClient>,
+    min_timeout: Duration,
+}
+
+type RpcResult<T, E = openraft::error::Infallible> = Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+
+impl Client {
+    async fn call(&self, req: Request, option: &RPCOption) -> Result<Response, Unreachable> {
+        let timeout = option.hard_ttl().max(self.min_timeout);
+        self.rpc.call(&req, timeout).await.map_err(|e| Unreachable::new(&e))
+    }
+}
+
+fn unexpected<E: std::error::Error>(resp: &Response) -> RPCError<NodeId, BasicNode, E> {
+    let e = std::io::Error::other(format!("unexpected response {resp:?}"));
+    RPCError::Network(NetworkError::new(&e))
+}
+
+impl RaftNetwork<TypeConfig> for Client {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        match self.call(Request::AppendEntries(rpc), &option).await? {
+            Response::AppendEntries(Ok(r)) => Ok(r),
+            Response::AppendEntries(Err(e)) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(0, e))),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
+        match self.call(Request::InstallSnapshot(rpc), &option).await? {
+            Response::InstallSnapshot(Ok(r)) => Ok(r),
+            Response::InstallSnapshot(Err(e)) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(0, e))),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> RpcResult<VoteResponse<NodeId>> {
+        match self.call(Request::Vote(rpc), &option).await? {
+            Response::Vote(Ok(r)) => Ok(r),
+            Response::Vote(Err(e)) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(0, e))),
+            other => Err(unexpected(&other)),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The node's store: blocks by height, plus the raft state, on a [`Disk`].
+//!
+//! Block writes are buffered: they are visible to the node at once but reach
+//! the disk only at [`Store::sync`]; a crash loses the unsynced tail, as a
+//! buffered badger write does in the modelled node. Raft's log and vote are
+//! written through, since raft requires them durable before it acts.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use openraft::{LogId, Vote};
+use serde::{Deserialize, Serialize};
+
+use crate::block::Block;
+use crate::observe::{Event, Reporter};
+use crate::raft::{Entry, NodeId};
+
+/// What survives a crash.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Disk {
+    pub blocks: BTreeMap<u64, Block>,
+    pub raft: RaftDisk,
+}
+
+/// Raft's durable state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RaftDisk {
+    pub vote: Option<Vote<NodeId>>,
+    pub log: BTreeMap<u64, Entry>,
+    pub committed: Option<LogId<NodeId>>,
+    pub purged: Option<LogId<NodeId>>,
+}
+
+/// A shared handle on one node's disk: in memory for the simulation (the
+/// harness keeps it across crashes), backed by a JSON file for real.
+#[derive(Clone, Debug, Default)]
+pub struct DiskHandle {
+    inner: Arc<Mutex<Disk>>,
+    file: Option<PathBuf>,
+}
+
+impl DiskHandle {
+    pub fn in_memory() -> DiskHandle {
+        DiskHandle::default()
+    }
+
+    /// Opens (or creates) the disk kept in `file`.
+    pub fn open(file: PathBuf) -> io::Result<DiskHandle> {
+        let disk = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", file.display()))
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Disk::default(),
+            Err(e) => return Err(e),
+        };
+        Ok(DiskHandle { inner: Arc::new(Mutex::new(disk)), file: Some(file) })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Disk> {
+        // Disk updates are single assignments; a panic elsewhere leaves it usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the current contents durable (a no-op in memory).
+    pub fn persist(&self) -> io::Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let bytes = serde_json::to_vec(&*self.lock()).map_err(io::Error::other)?;
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(tmp, file)
+    }
+
+    /// Empties the disk: a fresh start.
+    pub fn wipe(&self) {
+        *self.lock() = Disk::default();
+    }
+}
+
+/// Why a block was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutError {
+    /// Not the next height, or does not extend the tip.
+    DoesNotExtend { height: u64, tip: u64 },
+    /// A different block is already stored at this height.
+    Conflict { height: u64, stored: u64, offered: u64 },
+}
+
+impl std::fmt::Display for PutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PutError::DoesNotExtend { height, tip } => {
+                write!(f, "block {height} does not extend the tip at height {tip}")
+            }
+            PutError::Conflict { height, stored, offered } => write!(
+                f,
+                "conflicting block at height {height}: stored {stored:016x}, offered {offered:016x}"
+            ),
+        }
+    }
+}
+
+/// Blocks of one node incarnation: the synced ones on disk plus a buffered tail.
+#[derive(Clone)]
+pub struct Store {
+    disk: DiskHandle,
+    pending: Arc<Mutex<BTreeMap<u64, Block>>>,
+    reporter: Reporter,
+}
+
+impl Store {
+    pub fn new(disk: DiskHandle, reporter: Reporter) -> Store {
+        Store { disk, pending: Arc::default(), reporter }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, BTreeMap<u64, Block>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn height(&self) -> u64 {
+        self.tip().map_or(0, |b| b.height)
+    }
+
+    pub fn tip(&self) -> Option<Block> {
+        if let Some((_, b)) = self.pending().last_key_value() {
+            return Some(b.clone());
+        }
+        self.disk.lock().blocks.last_key_value().map(|(_, b)| b.clone())
+    }
+
+    pub fn get(&self, height: u64) -> Option<Block> {
+        if let Some(b) = self.pending().get(&height) {
+            return Some(b.clone());
+        }
+        self.disk.lock().blocks.get(&height).cloned()
+    }
+
+    /// Stores the next block. Returns `Ok(false)` when this very block is
+    /// already stored. The store refuses a block that does not extend its
+    /// tip: the node's own guard against forks and gaps.
+    pub fn put(&self, block: &Block) -> Result<bool, PutError> {
+        let tip = self.tip();
+        let tip_height = tip.as_ref().map_or(0, |b| b.height);
+        if block.height <= tip_height {
+            let stored = self.get(block.height).map_or(0, |b| b.hash);
+            return if stored == block.hash {
+                Ok(false)
+            } else {
+                Err(PutError::Conflict { height: block.height, stored, offered: block.hash })
+            };
+        }
+        let prev_hash = tip.as_ref().map_or(0, |b| b.hash);
+        if block.height != tip_height + 1 || block.prev_hash != prev_hash {
+            return Err(PutError::DoesNotExtend { height: block.height, tip: tip_height });
+        }
+        self.pending().insert(block.height, block.clone());
+        self.reporter.stored(block);
+        Ok(true)
+    }
+
+    /// Moves the buffered tail to disk.
+    pub fn sync(&self) -> io::Result<()> {
+        let tail = std::mem::take(&mut *self.pending());
+        let Some(height) = tail.keys().next_back().copied() else { return Ok(()) };
+        self.disk.lock().blocks.extend(tail);
+        self.disk.persist()?;
+        self.reporter.event(Event::StoreSynced { height });
+        Ok(())
+    }
+}

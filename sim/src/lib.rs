@@ -1,0 +1,20 @@
+//! The deterministic simulation harness: runs a cluster of real `node` code
+//! on turmoil's simulated network and clock, driven by one seed, injects the
+//! faults of a scenario file and checks the invariants.
+//!
+//! One file per part: [`scenario`] (the input), [`run`] (the cluster and its
+//! faults), [`trace`] (what happened), [`checkers`] (what must hold),
+//! [`verdict`] (what the user is told).
+
+pub mod scenario;
+
+#[cfg(feature = "sim")]
+pub mod checkers;
+#[cfg(feature = "sim")]
+pub mod log;
+#[cfg(feature = "sim")]
+pub mod run;
+#[cfg(feature = "sim")]
+pub mod trace;
+#[cfg(feature = "sim")]
+pub mod verdict;

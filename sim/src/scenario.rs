@@ -1,0 +1,337 @@
+//! Scenario files: a cluster, its network, bug switches, timed faults and the
+//! expected outcome, as TOML data. See README.md for the format.
+//!
+//! Loading validates everything a run relies on, so a run never panics on
+//! bad input: each error names the file and the field (and the line for
+//! syntax and type errors).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use node::bugs::Bugs;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub description: String,
+    /// Simulated length of the run.
+    pub duration_s: f64,
+    /// The liveness phase opens this long after the last fault (or the start).
+    #[serde(default = "default_grace_s")]
+    pub grace_s: f64,
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub network: Network,
+    /// Bug switches on in every run of this scenario (more with `--bug`).
+    #[serde(default)]
+    pub bugs: Vec<String>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_grace_s() -> f64 {
+    8.0
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    pub nodes: u32,
+    pub block_time_ms: u64,
+    pub raft_heartbeat_ms: u64,
+    /// Range of raft's randomised election timeout.
+    pub election_timeout_ms: [u64; 2],
+    pub send_timeout_ms: u64,
+    pub store_sync_ms: u64,
+    pub p2p_init_timeout_ms: u64,
+    /// A node that exits by itself (leadership lost) is restarted after this,
+    /// as a process supervisor would.
+    pub supervisor_restart_ms: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            nodes: 3,
+            block_time_ms: 100,
+            raft_heartbeat_ms: 100,
+            election_timeout_ms: [1000, 2000],
+            send_timeout_ms: 100,
+            store_sync_ms: 500,
+            p2p_init_timeout_ms: 30_000,
+            supervisor_restart_ms: 1000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Range of one message's latency.
+    pub latency_ms: [u64; 2],
+    /// Probability that a message is lost (it breaks its TCP connection).
+    pub loss: f64,
+    /// Range of the extra time each node's connection attempts to each peer
+    /// take, drawn per (node, peer) from the seed.
+    pub connect_delay_ms: [u64; 2],
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network { latency_ms: [1, 5], loss: 0.0, connect_delay_ms: [0, 0] }
+    }
+}
+
+/// One timed fault. `node`, `a`, `b` name nodes (`n1`..) or `leader` (the
+/// node leading when the fault fires).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    pub at_s: f64,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultKind {
+    /// Kill the node (kill -9): unsynced store writes are lost.
+    Crash { node: String },
+    /// Start a crashed node again (or crash and start a running one), disk kept.
+    Restart { node: String },
+    /// Start a node with an empty disk.
+    FreshStart { node: String },
+    /// From now on, `node`'s connection attempts to `peer` take `delay_ms` longer.
+    DelayConnect { node: String, peer: String, delay_ms: u64 },
+    /// Set the latency of the link between `a` and `b`.
+    LinkLatency { a: String, b: String, latency_ms: u64 },
+    /// Cut every link between the `a` side and the `b` side.
+    Partition { a: Vec<String>, b: Vec<String> },
+    /// Repair every link.
+    Heal {},
+    /// Set the message loss rate of every link.
+    Loss { rate: f64 },
+}
+
+/// What a run must end with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    #[default]
+    Pass,
+    Safety,
+    Liveness,
+    Panic,
+    /// Fails on some seeds only (a race that bites "sometimes").
+    Sometimes,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Outcome::Pass => "pass",
+            Outcome::Safety => "safety",
+            Outcome::Liveness => "liveness",
+            Outcome::Panic => "panic",
+            Outcome::Sometimes => "sometimes",
+        };
+        f.write_str(s)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// With the file's own bug switches.
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// With one more bug switch on, by switch name.
+    #[serde(default)]
+    pub with_bug: BTreeMap<String, Outcome>,
+}
+
+/// A scenario that failed to load: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError { file: file.clone(), message: format!("cannot read: {e}") })?;
+        Scenario::parse(&text).map_err(|message| ScenarioError { file, message })
+    }
+
+    /// Parses and validates scenario text.
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Node names of the cluster: `n1`..`nN`.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.cluster.nodes).map(|i| format!("n{i}")).collect()
+    }
+
+    /// The bug switches of the file plus `extra`.
+    pub fn bugs_with(&self, extra: &[String]) -> Result<Bugs, String> {
+        let mut bugs = Bugs::default();
+        for name in self.bugs.iter().chain(extra) {
+            bugs.enable(name)?;
+        }
+        Ok(bugs)
+    }
+
+    /// When the liveness phase opens.
+    pub fn liveness_from_s(&self) -> f64 {
+        self.faults.iter().map(|f| f.at_s).fold(0.0, f64::max) + self.grace_s
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        positive("duration_s", self.duration_s)?;
+        if self.duration_s > 24.0 * 3600.0 {
+            return Err(format!("duration_s = {} is over the 24 h limit", self.duration_s));
+        }
+        non_negative("grace_s", self.grace_s)?;
+        let c = &self.cluster;
+        if !(1..=9).contains(&c.nodes) {
+            return Err(format!("cluster.nodes = {} must be between 1 and 9", c.nodes));
+        }
+        for (field, v) in [
+            ("cluster.block_time_ms", c.block_time_ms),
+            ("cluster.raft_heartbeat_ms", c.raft_heartbeat_ms),
+            ("cluster.send_timeout_ms", c.send_timeout_ms),
+            ("cluster.store_sync_ms", c.store_sync_ms),
+            ("cluster.p2p_init_timeout_ms", c.p2p_init_timeout_ms),
+            ("cluster.supervisor_restart_ms", c.supervisor_restart_ms),
+        ] {
+            if v == 0 {
+                return Err(format!("{field} must be greater than 0"));
+            }
+        }
+        let [lo, hi] = c.election_timeout_ms;
+        if lo == 0 || lo >= hi || lo <= c.raft_heartbeat_ms {
+            return Err(format!(
+                "cluster.election_timeout_ms = [{lo}, {hi}] must satisfy raft_heartbeat_ms ({}) < min < max",
+                c.raft_heartbeat_ms
+            ));
+        }
+        range("network.latency_ms", self.network.latency_ms)?;
+        range("network.connect_delay_ms", self.network.connect_delay_ms)?;
+        if self.network.latency_ms[0] == 0 {
+            return Err("network.latency_ms: the minimum latency must be at least 1 ms".to_string());
+        }
+        probability("network.loss", self.network.loss)?;
+        self.bugs_with(&[]).map_err(|e| format!("bugs: {e}"))?;
+        for name in self.expect.with_bug.keys() {
+            Bugs::default().enable(name).map_err(|e| format!("expect.with_bug: {e}"))?;
+        }
+        let names = self.node_names();
+        for (i, fault) in self.faults.iter().enumerate() {
+            let at = format!("fault[{i}]");
+            positive(&format!("{at}.at_s"), fault.at_s)?;
+            if fault.at_s >= self.duration_s {
+                return Err(format!(
+                    "{at}.at_s = {} is not before the end of the run (duration_s = {})",
+                    fault.at_s, self.duration_s
+                ));
+            }
+            let node_ok = |field: &str, name: &str| -> Result<(), String> {
+                if name == "leader" || names.iter().any(|n| n == name) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`)",
+                        names.join(", ")
+                    ))
+                }
+            };
+            match &fault.kind {
+                FaultKind::Crash { node } | FaultKind::Restart { node } | FaultKind::FreshStart { node } => {
+                    node_ok("node", node)?
+                }
+                FaultKind::DelayConnect { node, peer, .. } => {
+                    node_ok("node", node)?;
+                    node_ok("peer", peer)?;
+                }
+                FaultKind::LinkLatency { a, b, latency_ms } => {
+                    node_ok("a", a)?;
+                    node_ok("b", b)?;
+                    if *latency_ms == 0 {
+                        return Err(format!("{at}.latency_ms must be greater than 0"));
+                    }
+                }
+                FaultKind::Partition { a, b } => {
+                    if a.is_empty() || b.is_empty() {
+                        return Err(format!("{at}: a partition needs nodes on both sides"));
+                    }
+                    for n in a {
+                        node_ok("a", n)?;
+                    }
+                    for n in b {
+                        node_ok("b", n)?;
+                    }
+                }
+                FaultKind::Heal {} => {}
+                FaultKind::Loss { rate } => probability(&format!("{at}.rate"), *rate)?,
+            }
+        }
+        if self.liveness_from_s() >= self.duration_s {
+            return Err(format!(
+                "no liveness phase: the last fault plus grace_s ends at {:.2} s, not before duration_s = {}",
+                self.liveness_from_s(),
+                self.duration_s
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn positive(field: &str, v: f64) -> Result<(), String> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{field} = {v} must be a positive number of seconds"))
+    }
+}
+
+fn non_negative(field: &str, v: f64) -> Result<(), String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{field} = {v} must be zero or more"))
+    }
+}
+
+fn range(field: &str, [lo, hi]: [u64; 2]) -> Result<(), String> {
+    if lo <= hi {
+        Ok(())
+    } else {
+        Err(format!("{field} = [{lo}, {hi}]: the minimum is above the maximum"))
+    }
+}
+
+fn probability(field: &str, v: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("{field} = {v} must be between 0 and 1"))
+    }
+}
