@@ -59,6 +59,9 @@ pub struct NodeConfig {
     pub id: u64,
     /// Address this node listens on (`host:port`).
     pub listen_addr: String,
+    /// Address the other nodes reach this one at (raft stores it in the
+    /// membership, so it must not be a wildcard like `0.0.0.0`).
+    pub advertise_addr: String,
     /// The other members; the raft group is `id` plus these.
     pub peers: Vec<PeerConfig>,
     pub timing: Timing,

@@ -132,13 +132,29 @@ async fn start(
     task::spawn("server", &ctx.reporter, async move { serve(listener, server_ctx, applied_tx).await });
     ctx.p2p.start();
 
-    // Bootstrap the cluster (self + peers) if there is no configuration yet.
-    if !ctx.raft.is_initialized().await? {
-        if let Err(e) = ctx.raft.initialize(raft::members(&ctx.config)).await {
-            tracing::info!(node = ctx.config.id, "raft initialize: {e}");
-        }
-    }
+    let bootstrap_ctx = Arc::clone(&ctx);
+    task::spawn("raft-bootstrap", &ctx.reporter, async move { bootstrap(&bootstrap_ctx).await });
     Ok(ctx)
+}
+
+/// Bootstraps the cluster (self + peers) if there is no configuration yet.
+///
+/// openraft elects at once on `initialize`; hashicorp/raft, which the
+/// reference uses, waits an election timeout first. Waiting a seeded random
+/// election timeout here keeps that order: peers connect while the first
+/// election is pending, as in the modelled node.
+async fn bootstrap(ctx: &NodeCtx) {
+    let t = &ctx.config.timing;
+    tokio::time::sleep(raft::random_between(t.election_timeout_min, t.election_timeout_max)).await;
+    match ctx.raft.is_initialized().await {
+        Ok(false) => {
+            if let Err(e) = ctx.raft.initialize(raft::members(&ctx.config)).await {
+                tracing::info!(node = ctx.config.id, "raft initialize: {e}");
+            }
+        }
+        Ok(true) => {}
+        Err(e) => tracing::warn!(node = ctx.config.id, "raft: {e}"),
+    }
 }
 
 async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: UnboundedSender<Block>) {

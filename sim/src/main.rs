@@ -37,7 +37,7 @@ enum Command {
         /// Write the run's tracing log here (simulated time and node on every line).
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
-        /// Also print the whole event trace.
+        /// Also print the whole event trace (what the trace hash covers).
         #[arg(long)]
         trace: bool,
     },
@@ -86,7 +86,7 @@ fn run_one(program: &str, path: &PathBuf, seed: u64, bugs: Vec<String>, log: Opt
             return exit::USAGE;
         }
     }
-    let spec = RunSpec { scenario, seed, bugs };
+    let spec = RunSpec { scenario, seed, bugs, keep_trace: trace };
     let path = path.display().to_string();
     println!("scenario {path} seed={seed} bugs=[{}]", spec.bugs.join(","));
     #[allow(clippy::disallowed_methods)] // wall time of the harness, for the speed figure only
@@ -99,8 +99,8 @@ fn run_one(program: &str, path: &PathBuf, seed: u64, bugs: Vec<String>, log: Opt
         }
     };
     let wall_s = started.elapsed().as_secs_f64();
-    if trace {
-        println!("trace: see --log for node logs; {} events", report.events);
+    for line in &report.trace {
+        println!("{line}");
     }
     println!("{}", summary(program, &path, &spec, &report, wall_s));
     exit_code(&report.violation)

@@ -33,6 +33,8 @@ pub struct RunSpec {
     pub seed: u64,
     /// Bug switches on top of the scenario's own.
     pub bugs: Vec<String>,
+    /// Keep the event trace in the report (costs memory on long runs).
+    pub keep_trace: bool,
 }
 
 /// What a run gave.
@@ -45,6 +47,8 @@ pub struct RunReport {
     pub heights: Vec<(u64, u64, bool)>,
     pub leader: Option<u64>,
     pub events: usize,
+    /// The event trace, one line per record, if asked for.
+    pub trace: Vec<String>,
 }
 
 /// One simulated node as the harness holds it: what outlives a crash.
@@ -116,6 +120,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         let config = NodeConfig {
             id,
             listen_addr: format!("0.0.0.0:{PORT}"),
+            advertise_addr: format!("n{id}:{PORT}"),
             peers: (1..=n)
                 .filter(|p| *p != id)
                 .map(|p| PeerConfig { id: p, addr: format!("n{p}:{PORT}") })
@@ -145,6 +150,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         held_down: BTreeSet::new(),
         supervisor: Vec::new(),
         supervisor_delay: Duration::from_millis(scenario.cluster.supervisor_restart_ms),
+        last_crashed: None,
     };
     let mut faults: Vec<&Fault> = scenario.faults.iter().collect();
     faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
@@ -191,6 +197,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         heights: run.checker.heights(),
         leader: run.checker.leader(),
         events: run.seen,
+        trace: if spec.keep_trace { run.recorder.all().iter().map(Record::line).collect() } else { Vec::new() },
     })
 }
 
@@ -208,6 +215,8 @@ struct Run<'a> {
     /// Nodes that exited by themselves, and when the supervisor restarts them.
     supervisor: Vec<(Duration, u64)>,
     supervisor_delay: Duration,
+    /// The node a `crash` fault took down last (the name `crashed`).
+    last_crashed: Option<u64>,
 }
 
 impl Run<'_> {
@@ -242,8 +251,10 @@ impl Run<'_> {
     }
 
     fn id_of(&self, name: &str) -> Option<u64> {
-        if name == "leader" {
-            return self.checker.leader();
+        match name {
+            "leader" => return self.checker.leader(),
+            "crashed" => return self.last_crashed,
+            _ => {}
         }
         name.strip_prefix('n').and_then(|s| s.parse().ok())
     }
@@ -280,6 +291,7 @@ impl Run<'_> {
                 Some(id) => {
                     self.crash(id);
                     self.held_down.insert(id);
+                    self.last_crashed = Some(id);
                     note = format!("crash n{id}");
                 }
                 None => note = format!("crash {node}: no such node now, skipped"),

@@ -88,8 +88,9 @@ impl Default for Network {
     }
 }
 
-/// One timed fault. `node`, `a`, `b` name nodes (`n1`..) or `leader` (the
-/// node leading when the fault fires).
+/// One timed fault. `node`, `a`, `b` name nodes (`n1`..), `leader` (the
+/// node leading when the fault fires) or `crashed` (the node the last
+/// `crash` fault took down).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
     pub at_s: f64,
@@ -254,11 +255,11 @@ impl Scenario {
                 ));
             }
             let node_ok = |field: &str, name: &str| -> Result<(), String> {
-                if name == "leader" || names.iter().any(|n| n == name) {
+                if name == "leader" || name == "crashed" || names.iter().any(|n| n == name) {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`)",
+                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`, or `crashed`)",
                         names.join(", ")
                     ))
                 }

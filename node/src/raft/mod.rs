@@ -20,7 +20,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub use log_store::LogStore;
 pub use network::Network;
-pub use runtime::{seed_rng, SeededRuntime};
+pub use runtime::{random_between, seed_rng, SeededRuntime};
 pub use state_machine::{ApplyResult, StateMachine};
 
 use crate::block::Block;
@@ -71,7 +71,7 @@ pub async fn start(
 /// The group's membership: this node and its peers, as raft sees them.
 pub fn members(config: &NodeConfig) -> BTreeMap<NodeId, BasicNode> {
     let mut members = BTreeMap::new();
-    members.insert(config.id, BasicNode::new(&config.listen_addr));
+    members.insert(config.id, BasicNode::new(&config.advertise_addr));
     for p in &config.peers {
         members.insert(p.id, BasicNode::new(&p.addr));
     }

@@ -22,6 +22,15 @@ pub fn seed_rng(seed: u64) {
     RNG.with(|r| *r.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
 }
 
+/// A duration drawn uniformly from `[lo, hi)` by this thread's generator.
+pub fn random_between(lo: Duration, hi: Duration) -> Duration {
+    let (lo_ms, hi_ms) = (lo.as_millis() as u64, hi.as_millis() as u64);
+    if hi_ms <= lo_ms {
+        return lo;
+    }
+    Duration::from_millis(lo_ms + ThreadRng.next_u64() % (hi_ms - lo_ms))
+}
+
 /// A handle on this thread's seeded generator.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ThreadRng;
