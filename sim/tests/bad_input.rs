@@ -1,0 +1,136 @@
+//! Malformed or meaningless scenarios get one clear error naming the file and
+//! the field or line, and `sim run` exits 2, never panics.
+
+use sim::scenario::Scenario;
+
+const GOOD: &str = r#"
+duration_s = 20
+[cluster]
+nodes = 3
+"#;
+
+fn error_of(text: &str) -> String {
+    match Scenario::parse(text) {
+        Ok(_) => panic!("scenario was accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_minimal_scenario_loads_with_defaults() {
+    let s = Scenario::parse(GOOD).expect("valid");
+    assert_eq!(s.cluster.nodes, 3);
+    assert_eq!(s.node_names(), ["n1", "n2", "n3"]);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let e = error_of("duration_s = 20\n[cluster]\nnodez = 3\n");
+    assert!(e.contains("nodez"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_named_with_its_line() {
+    let e = error_of("duration_s = \"long\"\n");
+    assert!(e.contains("line 1"), "{e}");
+    assert!(e.contains("duration_s") || e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn zero_or_negative_durations_are_refused() {
+    assert!(error_of("duration_s = 0\n").contains("duration_s"));
+    assert!(error_of("duration_s = -5\n").contains("duration_s"));
+    let e = error_of("duration_s = 20\n[cluster]\nblock_time_ms = 0\n");
+    assert!(e.contains("cluster.block_time_ms"), "{e}");
+    let e = error_of("duration_s = 20\n[[fault]]\nat_s = -1\nkind = \"crash\"\nnode = \"n1\"\n");
+    assert!(e.contains("fault[0].at_s"), "{e}");
+}
+
+#[test]
+fn unknown_node_is_named() {
+    let e = error_of("duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"n7\"\n");
+    assert!(e.contains("fault[0].node") && e.contains("n7"), "{e}");
+}
+
+#[test]
+fn fault_after_the_end_is_refused() {
+    let e = error_of("duration_s = 10\n[[fault]]\nat_s = 12\nkind = \"crash\"\nnode = \"n1\"\n");
+    assert!(e.contains("fault[0].at_s") && e.contains("end of the run"), "{e}");
+}
+
+#[test]
+fn no_room_for_the_liveness_phase_is_refused() {
+    let e = error_of("duration_s = 10\ngrace_s = 8\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"n1\"\n");
+    assert!(e.contains("liveness"), "{e}");
+}
+
+#[test]
+fn unknown_bug_switch_is_refused_with_the_known_ones() {
+    let e = error_of("duration_s = 20\nbugs = [\"height2-deadlock\"]\n");
+    assert!(e.contains("height2-deadlock") && e.contains("height1-deadlock"), "{e}");
+    let e = error_of("duration_s = 20\n[expect]\nwith_bug = { nope = \"pass\" }\n");
+    assert!(e.contains("expect.with_bug"), "{e}");
+}
+
+#[test]
+fn unknown_fault_kind_is_refused() {
+    let e = error_of("duration_s = 20\n[[fault]]\nat_s = 1\nkind = \"meteor\"\n");
+    assert!(e.contains("meteor"), "{e}");
+}
+
+#[test]
+fn bad_ranges_are_refused() {
+    let e = error_of("duration_s = 20\n[network]\nlatency_ms = [9, 3]\n");
+    assert!(e.contains("network.latency_ms"), "{e}");
+    let e = error_of("duration_s = 20\n[network]\nloss = 1.5\n");
+    assert!(e.contains("network.loss"), "{e}");
+    let e = error_of("duration_s = 20\n[cluster]\nelection_timeout_ms = [50, 40]\n");
+    assert!(e.contains("cluster.election_timeout_ms"), "{e}");
+}
+
+#[test]
+fn a_missing_file_names_the_file() {
+    let e = Scenario::load(std::path::Path::new("no/such/file.toml")).unwrap_err();
+    assert!(e.to_string().starts_with("no/such/file.toml: cannot read"), "{e}");
+}
+
+#[cfg(feature = "sim")]
+mod cli {
+    use std::process::Command;
+
+    fn sim(args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_sim")).args(args).output().expect("sim runs")
+    }
+
+    #[test]
+    fn bad_scenario_file_exits_2_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("sim-bad-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"n9\"\n").unwrap();
+        let out = sim(&["run", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("bad.toml") && stderr.contains("fault[0].node"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn unknown_bug_flag_and_usage_errors_exit_2() {
+        let out = sim(&["run", "../scenarios/fresh_start_height1.toml", "--bug", "nope"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("unknown bug switch `nope`"));
+        assert_eq!(sim(&["run"]).status.code(), Some(2));
+        assert_eq!(sim(&["run", "x.toml", "--seed", "-3"]).status.code(), Some(2));
+        assert_eq!(sim(&["frobnicate"]).status.code(), Some(2));
+    }
+
+    #[test]
+    fn bugs_lists_the_switches() {
+        let out = sim(&["bugs"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("height1-deadlock"));
+    }
+}
