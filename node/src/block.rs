@@ -19,12 +19,25 @@ impl Block {
         for v in [height, timestamp_ms, prev_hash, proposer] {
             h.write(&v.to_le_bytes());
         }
-        Block { height, timestamp_ms, prev_hash, proposer, hash: h.finish() }
+        Block {
+            height,
+            timestamp_ms,
+            prev_hash,
+            proposer,
+            hash: h.finish(),
+        }
     }
 
     /// True when the hash matches the fields (guards against corrupt input).
     pub fn is_well_formed(&self) -> bool {
-        Block::new(self.height, self.timestamp_ms, self.prev_hash, self.proposer).hash == self.hash
+        Block::new(
+            self.height,
+            self.timestamp_ms,
+            self.prev_hash,
+            self.proposer,
+        )
+        .hash
+            == self.hash
     }
 }
 

@@ -26,7 +26,10 @@ impl Bugs {
             "height1-deadlock" => self.height1_deadlock = true,
             _ => {
                 let known: Vec<&str> = BUG_SWITCHES.iter().map(|(n, _)| *n).collect();
-                return Err(format!("unknown bug switch `{name}` (known: {})", known.join(", ")));
+                return Err(format!(
+                    "unknown bug switch `{name}` (known: {})",
+                    known.join(", ")
+                ));
             }
         }
         Ok(())

@@ -77,7 +77,9 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
             if leading || !landed(&ctx, m.last_log_index).await {
                 continue;
             }
-            ctx.reporter.event(Event::BecameLeader { term: m.current_term });
+            ctx.reporter.event(Event::BecameLeader {
+                term: m.current_term,
+            });
             if let Work::Following { worker, .. } = std::mem::replace(&mut work, Work::Idle) {
                 worker.stop();
             }
@@ -96,7 +98,10 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
                 worker.stop();
             }
             ctx.reporter.event(Event::BecameFollower { leader });
-            work = Work::Following { leader, worker: start_follower(&ctx) };
+            work = Work::Following {
+                leader,
+                worker: start_follower(&ctx),
+            };
         }
     }
 }
@@ -105,7 +110,9 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
 async fn landed(ctx: &NodeCtx, last_log_index: Option<u64>) -> bool {
     ctx.reporter.phase(Phase::WaitingLanded);
     let wait = ctx.raft.wait(Some(ctx.config.timing.send_timeout));
-    wait.applied_index_at_least(last_log_index, "messages landed").await.is_ok()
+    wait.applied_index_at_least(last_log_index, "messages landed")
+        .await
+        .is_ok()
 }
 
 fn start_leader(ctx: &Arc<NodeCtx>) -> Worker {
@@ -118,7 +125,11 @@ fn start_leader(ctx: &Arc<NodeCtx>) -> Worker {
         sync2.start().await;
         let _ = tx.send(producer::run(&ctx2, &sync2).await);
     });
-    Worker { sync, task, stopped }
+    Worker {
+        sync,
+        task,
+        stopped,
+    }
 }
 
 fn start_follower(ctx: &Arc<NodeCtx>) -> Worker {
@@ -130,5 +141,9 @@ fn start_follower(ctx: &Arc<NodeCtx>) -> Worker {
         sync2.start_syncer();
         reporter.phase(Phase::Following);
     });
-    Worker { sync, task, stopped }
+    Worker {
+        sync,
+        task,
+        stopped,
+    }
 }

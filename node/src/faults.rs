@@ -24,7 +24,11 @@ impl Faults {
     }
 
     pub fn connect_delay(&self, peer: u64) -> Duration {
-        self.table().connect_delay.get(&peer).copied().unwrap_or_default()
+        self.table()
+            .connect_delay
+            .get(&peer)
+            .copied()
+            .unwrap_or_default()
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, FaultTable> {

@@ -20,11 +20,11 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::future::Future;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::future::Future;
 use std::pin::Pin;
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -141,27 +141,39 @@ struct DevnetArgs {
 
 /// `--bug` accepts exactly the switch names the node keeps, with their descriptions.
 fn bug_names() -> PossibleValuesParser {
-    PossibleValuesParser::new(BUG_SWITCHES.iter().map(|(name, what)| PossibleValue::new(*name).help(*what)))
+    PossibleValuesParser::new(
+        BUG_SWITCHES
+            .iter()
+            .map(|(name, what)| PossibleValue::new(*name).help(*what)),
+    )
 }
 
 /// Parses `HOST:PORT` (a non-empty host, a port in 1..=65535).
 fn parse_host_port(s: &str) -> Result<String, String> {
     let Some((host, port)) = s.rsplit_once(':') else {
-        return Err(format!("expected HOST:PORT (e.g. 127.0.0.1:7100), got `{s}`: no `:`"));
+        return Err(format!(
+            "expected HOST:PORT (e.g. 127.0.0.1:7100), got `{s}`: no `:`"
+        ));
     };
     if host.is_empty() {
-        return Err(format!("expected HOST:PORT (e.g. 127.0.0.1:7100), got `{s}`: empty host"));
+        return Err(format!(
+            "expected HOST:PORT (e.g. 127.0.0.1:7100), got `{s}`: empty host"
+        ));
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(s.to_string()),
-        _ => Err(format!("expected HOST:PORT (e.g. 127.0.0.1:7100), got `{s}`: `{port}` is not a port (1-65535)")),
+        _ => Err(format!(
+            "expected HOST:PORT (e.g. 127.0.0.1:7100), got `{s}`: `{port}` is not a port (1-65535)"
+        )),
     }
 }
 
 /// Parses `ID=HOST:PORT`.
 fn parse_peer(s: &str) -> Result<PeerConfig, String> {
     let Some((id, addr)) = s.split_once('=') else {
-        return Err(format!("expected ID=HOST:PORT (e.g. 2=127.0.0.1:7101), got `{s}`: no `=`"));
+        return Err(format!(
+            "expected ID=HOST:PORT (e.g. 2=127.0.0.1:7101), got `{s}`: no `=`"
+        ));
     };
     let id = id.trim().parse::<u64>().map_err(|_| {
         format!("expected ID=HOST:PORT (e.g. 2=127.0.0.1:7101), got `{s}`: `{id}` is not a node id (an unsigned integer)")
@@ -196,7 +208,9 @@ fn failed(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn current_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 // ---------------------------------------------------------------- run
@@ -206,13 +220,22 @@ fn node_config(args: &RunArgs) -> Result<NodeConfig, String> {
     let mut ids = BTreeSet::from([args.id]);
     for p in &args.peers {
         if p.id == args.id {
-            return Err(format!("--peer {}={}: id {} is this node's own --id", p.id, p.addr, p.id));
+            return Err(format!(
+                "--peer {}={}: id {} is this node's own --id",
+                p.id, p.addr, p.id
+            ));
         }
         if !ids.insert(p.id) {
-            return Err(format!("--peer {}={}: id {} is given twice", p.id, p.addr, p.id));
+            return Err(format!(
+                "--peer {}={}: id {} is given twice",
+                p.id, p.addr, p.id
+            ));
         }
     }
-    let advertise_addr = args.advertise.clone().unwrap_or_else(|| args.listen.clone());
+    let advertise_addr = args
+        .advertise
+        .clone()
+        .unwrap_or_else(|| args.listen.clone());
     if is_wildcard(&advertise_addr) {
         return Err(format!(
             "the advertised address {advertise_addr} is a wildcard; give --advertise HOST:PORT that peers can reach"
@@ -222,7 +245,10 @@ fn node_config(args: &RunArgs) -> Result<NodeConfig, String> {
     for name in &args.bugs {
         bugs.enable(name).map_err(|e| format!("--bug: {e}"))?;
     }
-    let timing = Timing { block_time: Duration::from_millis(args.block_time_ms), ..Timing::default() };
+    let timing = Timing {
+        block_time: Duration::from_millis(args.block_time_ms),
+        ..Timing::default()
+    };
     Ok(NodeConfig {
         id: args.id,
         listen_addr: args.listen.clone(),
@@ -236,7 +262,8 @@ fn node_config(args: &RunArgs) -> Result<NodeConfig, String> {
 
 /// True for `0.0.0.0:P`, `[::]:P` and the like: fine to listen on, useless to reach.
 fn is_wildcard(addr: &str) -> bool {
-    addr.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_unspecified())
+    addr.parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_unspecified())
 }
 
 fn init_logging() {
@@ -257,7 +284,10 @@ fn run(args: RunArgs) -> ExitCode {
     };
     init_logging();
     if let Err(e) = std::fs::create_dir_all(&args.data_dir) {
-        return failed(format!("cannot create --data-dir {}: {e}", args.data_dir.display()));
+        return failed(format!(
+            "cannot create --data-dir {}: {e}",
+            args.data_dir.display()
+        ));
     }
     let disk_file = args.data_dir.join("disk.json");
     let disk = match DiskHandle::open(disk_file.clone()) {
@@ -385,7 +415,10 @@ fn fresh_dir() -> std::io::Result<PathBuf> {
             Err(e) => return Err(e),
         }
     }
-    Err(std::io::Error::other(format!("no free node-devnet-{pid}-* directory in {}", base.display())))
+    Err(std::io::Error::other(format!(
+        "no free node-devnet-{pid}-* directory in {}",
+        base.display()
+    )))
 }
 
 fn addr_of(base_port: u16, id: u64) -> String {
@@ -397,7 +430,10 @@ fn log_tail(file: &Path) -> String {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();
             let from = lines.len().saturating_sub(LOG_TAIL_LINES);
-            lines[from..].iter().map(|l| format!("    | {l}\n")).collect()
+            lines[from..]
+                .iter()
+                .map(|l| format!("    | {l}\n"))
+                .collect()
         }
         Err(e) => format!("    (cannot read {}: {e})\n", file.display()),
     }
@@ -407,7 +443,9 @@ fn spawn_node(exe: &Path, args: &DevnetArgs, dir: &Path, id: u64) -> Result<Chil
     let name = NodeConfig::name_of(id);
     let log = dir.join(format!("{name}.log"));
     let stderr = File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let stdout = stderr.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
+    let stdout = stderr
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.arg("run")
         .args(["--id", &id.to_string()])
@@ -415,12 +453,23 @@ fn spawn_node(exe: &Path, args: &DevnetArgs, dir: &Path, id: u64) -> Result<Chil
         .arg("--data-dir")
         .arg(dir.join(&name))
         .args(["--block-time-ms", &args.block_time_ms.to_string()])
-        .args(["--exit-after-s", &args.duration_s.saturating_add(SAFETY_NET.as_secs()).to_string()]);
+        .args([
+            "--exit-after-s",
+            &args
+                .duration_s
+                .saturating_add(SAFETY_NET.as_secs())
+                .to_string(),
+        ]);
     for peer in (1..=args.nodes).filter(|p| *p != id) {
-        cmd.args(["--peer", &format!("{peer}={}", addr_of(args.base_port, peer))]);
+        cmd.args([
+            "--peer",
+            &format!("{peer}={}", addr_of(args.base_port, peer)),
+        ]);
     }
     cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-    let child = cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", exe.display()))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {name} ({}): {e}", exe.display()))?;
     Ok(ChildNode { id, child, log })
 }
 
@@ -431,7 +480,11 @@ async fn status_of(client: &RpcClient, id: u64) -> StatusResult {
             Ok(Response::Status(s)) if s.id == id => return Ok(s),
             Ok(Response::Status(s)) => {
                 // Another process holds the port: retrying will not help.
-                return Err(format!("{} answered as n{} (a stale process on the port?)", client.addr(), s.id));
+                return Err(format!(
+                    "{} answered as n{} (a stale process on the port?)",
+                    client.addr(),
+                    s.id
+                ));
             }
             Ok(other) => last = format!("unexpected answer {other:?}"),
             Err(e) => last = e.to_string(),
@@ -440,11 +493,17 @@ async fn status_of(client: &RpcClient, id: u64) -> StatusResult {
             tokio::time::sleep(STATUS_RETRY_PAUSE).await;
         }
     }
-    Err(format!("no status from {} after {STATUS_ATTEMPTS} attempts: {last}", client.addr()))
+    Err(format!(
+        "no status from {} after {STATUS_ATTEMPTS} attempts: {last}",
+        client.addr()
+    ))
 }
 
 async fn block_of(client: &RpcClient, height: u64) -> Result<Block, String> {
-    match client.call(&Request::GetBlock { height }, RPC_TIMEOUT).await {
+    match client
+        .call(&Request::GetBlock { height }, RPC_TIMEOUT)
+        .await
+    {
         Ok(Response::Block(Ok(b))) if b.height == height && b.is_well_formed() => Ok(b),
         Ok(Response::Block(Ok(b))) => Err(format!("bad block for height {height}: {b:?}")),
         Ok(Response::Block(Err(e))) => Err(format!("no block at height {height}: {e}")),
@@ -492,8 +551,11 @@ async fn fetch_blocks(addr: &str, up_to: u64, lanes: u64) -> Vec<Result<Block, S
         }
         got
     });
-    let mut by_height: Vec<(u64, Result<Block, String>)> =
-        join_all(lane_work.collect()).await.into_iter().flatten().collect();
+    let mut by_height: Vec<(u64, Result<Block, String>)> = join_all(lane_work.collect())
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     by_height.sort_by_key(|(h, _)| *h);
     by_height.into_iter().map(|(_, b)| b).collect()
 }
@@ -501,7 +563,13 @@ async fn fetch_blocks(addr: &str, up_to: u64, lanes: u64) -> Vec<Result<Block, S
 /// Compares every node's block at every height in `1..=up_to` (same hash
 /// everywhere, each block linked to the one below); the lowest problem, if any.
 async fn compare_blocks(nodes: &[(u64, String)], up_to: u64) -> Option<String> {
-    let fetched = join_all(nodes.iter().map(|(_, addr)| fetch_blocks(addr, up_to, FETCH_LANES)).collect()).await;
+    let fetched = join_all(
+        nodes
+            .iter()
+            .map(|(_, addr)| fetch_blocks(addr, up_to, FETCH_LANES))
+            .collect(),
+    )
+    .await;
     let mut prev_hash = 0;
     for height in 1..=up_to {
         let index = (height - 1) as usize;
@@ -558,7 +626,9 @@ async fn devnet_check(args: DevnetArgs) -> ExitCode {
     for &id in &ids {
         let addr = addr_of(args.base_port, id);
         if let Err(e) = std::net::TcpListener::bind(&addr) {
-            return failed(format!("cannot use {addr} for n{id}: {e} (another devnet running? try --base-port)"));
+            return failed(format!(
+                "cannot use {addr} for n{id}: {e} (another devnet running? try --base-port)"
+            ));
         }
     }
     println!(
@@ -586,22 +656,36 @@ async fn devnet_check(args: DevnetArgs) -> ExitCode {
         if !exited.is_empty() {
             println!("devnet: FAIL: node(s) exited before the check:");
             for (id, status, log) in exited {
-                println!("  n{id} exited ({status}); last lines of {}:", log.display());
+                println!(
+                    "  n{id} exited ({status}); last lines of {}:",
+                    log.display()
+                );
                 print!("{}", log_tail(&log));
             }
             return ExitCode::from(EXIT_FAILED);
         }
-        tokio::time::sleep(CHILD_POLL.min(until.saturating_duration_since(tokio::time::Instant::now()))).await;
+        tokio::time::sleep(
+            CHILD_POLL.min(until.saturating_duration_since(tokio::time::Instant::now())),
+        )
+        .await;
     }
 
     // The children stop by themselves at duration + 5 s (their safety net):
     // the check must be done before that.
     let check_deadline = until + SAFETY_NET - CHECK_MARGIN;
-    let addrs: Vec<(u64, String)> = ids.iter().map(|&id| (id, addr_of(args.base_port, id))).collect();
-    let status_work = addrs.iter().map(|(id, addr)| async move { (*id, status_of(&RpcClient::new(addr.clone()), *id).await) });
+    let addrs: Vec<(u64, String)> = ids
+        .iter()
+        .map(|&id| (id, addr_of(args.base_port, id)))
+        .collect();
+    let status_work = addrs.iter().map(|(id, addr)| async move {
+        (*id, status_of(&RpcClient::new(addr.clone()), *id).await)
+    });
     let statuses: Vec<(u64, StatusResult)> = join_all(status_work.collect()).await;
     let mut failures: Vec<String> = Vec::new();
-    let ok: Vec<&NodeStatus> = statuses.iter().filter_map(|(_, s)| s.as_ref().ok()).collect();
+    let ok: Vec<&NodeStatus> = statuses
+        .iter()
+        .filter_map(|(_, s)| s.as_ref().ok())
+        .collect();
     for (id, s) in &statuses {
         match s {
             Ok(s) => println!(
@@ -619,12 +703,17 @@ async fn devnet_check(args: DevnetArgs) -> ExitCode {
     let leaders: Vec<&&NodeStatus> = ok.iter().filter(|s| s.is_leader).collect();
     match leaders.as_slice() {
         [] => failures.push("no node is leader".to_string()),
-        [leader] if leader.height == 0 => failures.push(format!("leader n{} has height 0", leader.id)),
+        [leader] if leader.height == 0 => {
+            failures.push(format!("leader n{} has height 0", leader.id))
+        }
         [_] => {}
         many => failures.push(format!(
             "{} nodes claim leadership: {}",
             many.len(),
-            many.iter().map(|s| format!("n{}", s.id)).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| format!("n{}", s.id))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
     for s in ok.iter().filter(|s| !s.is_leader && s.height == 0) {
@@ -657,11 +746,18 @@ async fn devnet_check(args: DevnetArgs) -> ExitCode {
 
     // Every child is killed and reaped here (and by Drop on any early return).
     for (id, status, log) in children.shutdown() {
-        failures.push(format!("n{id} exited before the end ({status}); see {}", log.display()));
+        failures.push(format!(
+            "n{id} exited before the end ({status}); see {}",
+            log.display()
+        ));
     }
 
     let elapsed = started.elapsed().as_secs_f64();
-    let heights = ok.iter().map(|s| s.height.to_string()).collect::<Vec<_>>().join("/");
+    let heights = ok
+        .iter()
+        .map(|s| s.height.to_string())
+        .collect::<Vec<_>>()
+        .join("/");
     if failures.is_empty() {
         let leader = leaders.first().map_or(0, |s| s.id);
         println!(
@@ -671,7 +767,11 @@ async fn devnet_check(args: DevnetArgs) -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        println!("devnet: FAIL: {}; {elapsed:.1} s, logs in {}", failures.join("; "), dir.display());
+        println!(
+            "devnet: FAIL: {}; {elapsed:.1} s, logs in {}",
+            failures.join("; "),
+            dir.display()
+        );
         ExitCode::from(EXIT_FAILED)
     }
 }

@@ -23,12 +23,16 @@ const MAX_FRAME_BYTES: usize = 16 << 20;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
     /// P2p handshake: the caller counts the peer as connected once answered.
-    Hello { from: NodeId },
+    Hello {
+        from: NodeId,
+    },
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// Exchange: "give me the block at this height".
-    GetBlock { height: u64 },
+    GetBlock {
+        height: u64,
+    },
     /// Gossip of a new block.
     Gossip(Block),
     /// Height and role, for the real-mode devnet check.
@@ -112,11 +116,16 @@ pub async fn read_frame<T: DeserializeOwned>(conn: &mut BoxConn) -> io::Result<O
     }
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME_BYTES {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {len} bytes")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
     }
     let mut bytes = vec![0u8; len];
     conn.read_exact(&mut bytes).await?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// A client of one peer: one connection, reused by sequential calls and
@@ -128,7 +137,10 @@ pub struct RpcClient {
 
 impl RpcClient {
     pub fn new(addr: String) -> RpcClient {
-        RpcClient { addr, conn: tokio::sync::Mutex::new(None) }
+        RpcClient {
+            addr,
+            conn: tokio::sync::Mutex::new(None),
+        }
     }
 
     pub fn addr(&self) -> &str {

@@ -27,7 +27,10 @@ pub enum NodeExit {
     /// Leadership lost while leading: the node exits (a supervisor restarts it).
     LeadershipLost,
     /// The local store holds blocks raft never committed: refuse to lead.
-    StoreAheadOfRaft { store: u64, raft: u64 },
+    StoreAheadOfRaft {
+        store: u64,
+        raft: u64,
+    },
     RaftStopped,
     StartFailed(String),
 }
@@ -37,7 +40,10 @@ impl fmt::Display for NodeExit {
         match self {
             NodeExit::LeadershipLost => write!(f, "leadership lost while leading"),
             NodeExit::StoreAheadOfRaft { store, raft } => {
-                write!(f, "store at height {store} is ahead of raft at height {raft}")
+                write!(
+                    f,
+                    "store at height {store} is ahead of raft at height {raft}"
+                )
             }
             NodeExit::RaftStopped => write!(f, "raft stopped"),
             NodeExit::StartFailed(e) => write!(f, "start failed: {e}"),
@@ -89,7 +95,9 @@ pub async fn run_node(
         Ok(ctx) => election::run(ctx).await,
         Err(e) => NodeExit::StartFailed(format!("{e:#}")),
     };
-    reporter.event(Event::Exit { reason: exit.to_string() });
+    reporter.event(Event::Exit {
+        reason: exit.to_string(),
+    });
     exit
 }
 
@@ -113,7 +121,13 @@ async fn start(
         }
     });
 
-    let p2p = P2p::new(config.id, &config.peers, config.timing.clone(), faults, reporter.clone());
+    let p2p = P2p::new(
+        config.id,
+        &config.peers,
+        config.timing.clone(),
+        faults,
+        reporter.clone(),
+    );
     let listener = Listener::bind(&config.listen_addr).await?;
     let (applied_tx, applied_rx) = unbounded_channel();
     let raft_height = Arc::new(AtomicU64::new(0));
@@ -129,11 +143,15 @@ async fn start(
         reporter,
     });
     let server_ctx = Arc::clone(&ctx);
-    task::spawn("server", &ctx.reporter, async move { serve(listener, server_ctx, applied_tx).await });
+    task::spawn("server", &ctx.reporter, async move {
+        serve(listener, server_ctx, applied_tx).await
+    });
     ctx.p2p.start();
 
     let bootstrap_ctx = Arc::clone(&ctx);
-    task::spawn("raft-bootstrap", &ctx.reporter, async move { bootstrap(&bootstrap_ctx).await });
+    task::spawn("raft-bootstrap", &ctx.reporter, async move {
+        bootstrap(&bootstrap_ctx).await
+    });
     Ok(ctx)
 }
 
@@ -145,7 +163,11 @@ async fn start(
 /// election is pending, as in the modelled node.
 async fn bootstrap(ctx: &NodeCtx) {
     let t = &ctx.config.timing;
-    tokio::time::sleep(raft::random_between(t.election_timeout_min, t.election_timeout_max)).await;
+    tokio::time::sleep(raft::random_between(
+        t.election_timeout_min,
+        t.election_timeout_max,
+    ))
+    .await;
     match ctx.raft.is_initialized().await {
         Ok(false) => {
             if let Err(e) = ctx.raft.initialize(raft::members(&ctx.config)).await {
@@ -189,14 +211,20 @@ async fn handle(ctx: &NodeCtx, gossip: &UnboundedSender<Block>, req: Request) ->
         Request::Hello { .. } => Response::Ack,
         Request::AppendEntries(rpc) => Response::AppendEntries(ctx.raft.append_entries(rpc).await),
         Request::Vote(rpc) => Response::Vote(ctx.raft.vote(rpc).await),
-        Request::InstallSnapshot(rpc) => Response::InstallSnapshot(ctx.raft.install_snapshot(rpc).await),
+        Request::InstallSnapshot(rpc) => {
+            Response::InstallSnapshot(ctx.raft.install_snapshot(rpc).await)
+        }
         Request::GetBlock { height } => Response::Block(match ctx.store.get(height) {
             Some(block) => Ok(block),
             None if ctx.store.height() == 0 => Err("empty store".to_string()),
             None => Err(format!("no block at height {height}")),
         }),
         Request::Gossip(block) => {
-            if block.is_well_formed() && ctx.gossip_subscribed.load(std::sync::atomic::Ordering::SeqCst) {
+            if block.is_well_formed()
+                && ctx
+                    .gossip_subscribed
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            {
                 let _ = gossip.send(block);
             }
             Response::Ack

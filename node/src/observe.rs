@@ -15,7 +15,11 @@ pub enum Phase {
     /// Waiting until raft applied == last log index before leading.
     WaitingLanded,
     /// Sync service start: asking peers for a height before syncing.
-    P2pInit { height: u64, attempt: u32, peers: usize },
+    P2pInit {
+        height: u64,
+        attempt: u32,
+        peers: usize,
+    },
     /// P2p init gave up after the init timeout ("defer to DA sync").
     P2pInitGaveUp,
     Producing,
@@ -44,21 +48,42 @@ impl fmt::Display for Phase {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     Phase(Phase),
-    BecameLeader { term: u64 },
-    BecameFollower { leader: u64 },
+    BecameLeader {
+        term: u64,
+    },
+    BecameFollower {
+        leader: u64,
+    },
     /// The block is in the node's store (synced or not).
-    BlockStored { height: u64, hash: u64 },
+    BlockStored {
+        height: u64,
+        hash: u64,
+    },
     /// Raft replicated the block to a quorum: it must never be lost.
-    BlockCommitted { height: u64, hash: u64 },
+    BlockCommitted {
+        height: u64,
+        hash: u64,
+    },
     /// The store synced everything up to this height to disk.
-    StoreSynced { height: u64 },
-    PeerConnected { peer: u64 },
+    StoreSynced {
+        height: u64,
+    },
+    PeerConnected {
+        peer: u64,
+    },
     /// An invariant the node checks itself failed.
-    Violation { what: String },
+    Violation {
+        what: String,
+    },
     /// A task of the node panicked; the message is the panic's.
-    TaskPanicked { task: String, message: String },
+    TaskPanicked {
+        task: String,
+        message: String,
+    },
     /// The node's process ends by itself (as the Go node exits).
-    Exit { reason: String },
+    Exit {
+        reason: String,
+    },
 }
 
 /// Receives the events of one node. Must not block.
@@ -106,7 +131,10 @@ impl Reporter {
     }
 
     pub fn stored(&self, block: &Block) {
-        self.event(Event::BlockStored { height: block.height, hash: block.hash });
+        self.event(Event::BlockStored {
+            height: block.height,
+            hash: block.hash,
+        });
     }
 
     pub fn violation(&self, what: impl Into<String>) {

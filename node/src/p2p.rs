@@ -34,12 +34,28 @@ pub struct P2p {
 }
 
 impl P2p {
-    pub fn new(me: NodeId, peers: &[PeerConfig], timing: Timing, faults: Faults, reporter: Reporter) -> Arc<P2p> {
+    pub fn new(
+        me: NodeId,
+        peers: &[PeerConfig],
+        timing: Timing,
+        faults: Faults,
+        reporter: Reporter,
+    ) -> Arc<P2p> {
         let peers = peers
             .iter()
-            .map(|p| Peer { id: p.id, client: RpcClient::new(p.addr.clone()), connected: AtomicBool::new(false) })
+            .map(|p| Peer {
+                id: p.id,
+                client: RpcClient::new(p.addr.clone()),
+                connected: AtomicBool::new(false),
+            })
             .collect();
-        Arc::new(P2p { me, peers, timing, faults, reporter })
+        Arc::new(P2p {
+            me,
+            peers,
+            timing,
+            faults,
+            reporter,
+        })
     }
 
     /// Starts one background connection loop per peer.
@@ -47,7 +63,9 @@ impl P2p {
         (0..self.peers.len())
             .map(|i| {
                 let p2p = Arc::clone(self);
-                task::spawn("p2p-connect", &self.reporter, async move { p2p.keep_connected(i).await })
+                task::spawn("p2p-connect", &self.reporter, async move {
+                    p2p.keep_connected(i).await
+                })
             })
             .collect()
     }
@@ -60,7 +78,9 @@ impl P2p {
             if !peer.connected.load(Ordering::SeqCst) {
                 tokio::time::sleep(self.faults.connect_delay(peer.id)).await;
                 let hello = Request::Hello { from: self.me };
-                if let Ok(Response::Ack) = peer.client.call(&hello, self.timing.exchange_timeout).await {
+                if let Ok(Response::Ack) =
+                    peer.client.call(&hello, self.timing.exchange_timeout).await
+                {
                     peer.connected.store(true, Ordering::SeqCst);
                     self.reporter.event(Event::PeerConnected { peer: peer.id });
                 }
@@ -71,7 +91,11 @@ impl P2p {
 
     /// Ids of the peers connected right now.
     pub fn connected_peers(&self) -> Vec<NodeId> {
-        self.peers.iter().filter(|p| p.connected.load(Ordering::SeqCst)).map(|p| p.id).collect()
+        self.peers
+            .iter()
+            .filter(|p| p.connected.load(Ordering::SeqCst))
+            .map(|p| p.id)
+            .collect()
     }
 
     /// Ids of all configured peers.
@@ -96,7 +120,9 @@ impl P2p {
     pub async fn get_block(&self, peer: NodeId, height: u64) -> Result<Block, String> {
         match self.call(peer, &Request::GetBlock { height }).await? {
             Response::Block(Ok(b)) if b.height == height && b.is_well_formed() => Ok(b),
-            Response::Block(Ok(b)) => Err(format!("n{peer} answered a bad block for height {height}: {b:?}")),
+            Response::Block(Ok(b)) => Err(format!(
+                "n{peer} answered a bad block for height {height}: {b:?}"
+            )),
             Response::Block(Err(e)) => Err(format!("n{peer}: {e}")),
             other => Err(format!("n{peer}: unexpected answer {other:?}")),
         }

@@ -46,20 +46,36 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
         let tip = ctx.store.tip();
         let height = tip.as_ref().map_or(1, |b| b.height + 1);
         let min_ts = tip.as_ref().map_or(0, |b| b.timestamp_ms + 1);
-        let block = Block::new(height, clock::now_ms().max(min_ts), tip.map_or(0, |b| b.hash), ctx.config.id);
+        let block = Block::new(
+            height,
+            clock::now_ms().max(min_ts),
+            tip.map_or(0, |b| b.hash),
+            ctx.config.id,
+        );
         if !has_quorum(ctx).await {
             continue;
         }
-        match timeout(t.election_timeout_max * 2, ctx.raft.client_write(block.clone())).await {
+        match timeout(
+            t.election_timeout_max * 2,
+            ctx.raft.client_write(block.clone()),
+        )
+        .await
+        {
             Ok(Ok(resp)) if resp.data == ApplyResult::Accepted => {
-                ctx.reporter.event(Event::BlockCommitted { height: block.height, hash: block.hash });
+                ctx.reporter.event(Event::BlockCommitted {
+                    height: block.height,
+                    hash: block.hash,
+                });
                 if let Err(e) = ctx.store.put(&block) {
-                    ctx.reporter.violation(format!("committed block not storable: {e}"));
+                    ctx.reporter
+                        .violation(format!("committed block not storable: {e}"));
                 }
                 sync.write_to_store_and_broadcast(&block);
             }
             Ok(Ok(resp)) => tracing::warn!(node = ctx.config.id, ?resp.data, "block not accepted"),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => return Stopped::NotLeader,
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                return Stopped::NotLeader
+            }
             Ok(Err(e)) => tracing::warn!(node = ctx.config.id, "replication failed: {e}"),
             Err(_) => tracing::warn!(node = ctx.config.id, "replication timed out"),
         }
@@ -69,5 +85,8 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
 /// The raft barrier: a quorum still follows this leader.
 async fn has_quorum(ctx: &NodeCtx) -> bool {
     let bound = ctx.config.timing.election_timeout_min;
-    matches!(timeout(bound, ctx.raft.ensure_linearizable()).await, Ok(Ok(_)))
+    matches!(
+        timeout(bound, ctx.raft.ensure_linearizable()).await,
+        Ok(Ok(_))
+    )
 }

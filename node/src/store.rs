@@ -50,12 +50,18 @@ impl DiskHandle {
     pub fn open(file: PathBuf) -> io::Result<DiskHandle> {
         let disk = match std::fs::read(&file) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", file.display()))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", file.display()),
+                )
             })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Disk::default(),
             Err(e) => return Err(e),
         };
-        Ok(DiskHandle { inner: Arc::new(Mutex::new(disk)), file: Some(file) })
+        Ok(DiskHandle {
+            inner: Arc::new(Mutex::new(disk)),
+            file: Some(file),
+        })
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Disk> {
@@ -65,7 +71,9 @@ impl DiskHandle {
 
     /// Makes the current contents durable (a no-op in memory).
     pub fn persist(&self) -> io::Result<()> {
-        let Some(file) = &self.file else { return Ok(()) };
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
         let bytes = serde_json::to_vec(&*self.lock()).map_err(io::Error::other)?;
         let tmp = file.with_extension("tmp");
         std::fs::write(&tmp, bytes)?;
@@ -84,7 +92,11 @@ pub enum PutError {
     /// Not the next height, or does not extend the tip.
     DoesNotExtend { height: u64, tip: u64 },
     /// A different block is already stored at this height.
-    Conflict { height: u64, stored: u64, offered: u64 },
+    Conflict {
+        height: u64,
+        stored: u64,
+        offered: u64,
+    },
 }
 
 impl std::fmt::Display for PutError {
@@ -93,7 +105,11 @@ impl std::fmt::Display for PutError {
             PutError::DoesNotExtend { height, tip } => {
                 write!(f, "block {height} does not extend the tip at height {tip}")
             }
-            PutError::Conflict { height, stored, offered } => write!(
+            PutError::Conflict {
+                height,
+                stored,
+                offered,
+            } => write!(
                 f,
                 "conflicting block at height {height}: stored {stored:016x}, offered {offered:016x}"
             ),
@@ -111,7 +127,11 @@ pub struct Store {
 
 impl Store {
     pub fn new(disk: DiskHandle, reporter: Reporter) -> Store {
-        Store { disk, pending: Arc::default(), reporter }
+        Store {
+            disk,
+            pending: Arc::default(),
+            reporter,
+        }
     }
 
     fn pending(&self) -> MutexGuard<'_, BTreeMap<u64, Block>> {
@@ -126,7 +146,11 @@ impl Store {
         if let Some((_, b)) = self.pending().last_key_value() {
             return Some(b.clone());
         }
-        self.disk.lock().blocks.last_key_value().map(|(_, b)| b.clone())
+        self.disk
+            .lock()
+            .blocks
+            .last_key_value()
+            .map(|(_, b)| b.clone())
     }
 
     pub fn get(&self, height: u64) -> Option<Block> {
@@ -147,12 +171,19 @@ impl Store {
             return if stored == block.hash {
                 Ok(false)
             } else {
-                Err(PutError::Conflict { height: block.height, stored, offered: block.hash })
+                Err(PutError::Conflict {
+                    height: block.height,
+                    stored,
+                    offered: block.hash,
+                })
             };
         }
         let prev_hash = tip.as_ref().map_or(0, |b| b.hash);
         if block.height != tip_height + 1 || block.prev_hash != prev_hash {
-            return Err(PutError::DoesNotExtend { height: block.height, tip: tip_height });
+            return Err(PutError::DoesNotExtend {
+                height: block.height,
+                tip: tip_height,
+            });
         }
         self.pending().insert(block.height, block.clone());
         self.reporter.stored(block);
@@ -162,7 +193,9 @@ impl Store {
     /// Moves the buffered tail to disk.
     pub fn sync(&self) -> io::Result<()> {
         let tail = std::mem::take(&mut *self.pending());
-        let Some(height) = tail.keys().next_back().copied() else { return Ok(()) };
+        let Some(height) = tail.keys().next_back().copied() else {
+            return Ok(());
+        };
         self.disk.lock().blocks.extend(tail);
         self.disk.persist()?;
         self.reporter.event(Event::StoreSynced { height });

@@ -120,7 +120,11 @@ impl SyncService {
         let started = tokio::time::Instant::now();
         let mut backoff = self.timing.p2p_init_backoff_initial;
         for attempt in 1u32.. {
-            self.reporter.phase(Phase::P2pInit { height: 1, attempt, peers: peers.len() });
+            self.reporter.phase(Phase::P2pInit {
+                height: 1,
+                attempt,
+                peers: peers.len(),
+            });
             for &peer in peers {
                 match self.p2p.get_block(peer, 1).await {
                     Ok(block) => {
@@ -161,7 +165,9 @@ impl SyncService {
         let mut syncer = self.syncer.lock().unwrap_or_else(|e| e.into_inner());
         if syncer.is_none() {
             let service = Arc::clone(self);
-            *syncer = Some(task::spawn("syncer", &self.reporter, async move { service.run_syncer().await }));
+            *syncer = Some(task::spawn("syncer", &self.reporter, async move {
+                service.run_syncer().await
+            }));
         }
     }
 
@@ -192,7 +198,9 @@ impl SyncService {
     fn store_block(&self, block: &Block) {
         match self.store.put(block) {
             Ok(_) => {}
-            Err(e @ PutError::Conflict { .. }) => self.reporter.violation(format!("fork seen by the syncer: {e}")),
+            Err(e @ PutError::Conflict { .. }) => self
+                .reporter
+                .violation(format!("fork seen by the syncer: {e}")),
             // Gossip may run ahead of raft; raft delivers every height in order.
             Err(e @ PutError::DoesNotExtend { .. }) => {
                 tracing::debug!(node = self.reporter.node(), "syncer skipped: {e}")

@@ -23,9 +23,16 @@ where
 {
     let reporter = reporter.clone();
     tokio::spawn(async move {
-        if let Err(payload) = (CatchUnwind { inner: Box::pin(fut) }).await {
+        if let Err(payload) = (CatchUnwind {
+            inner: Box::pin(fut),
+        })
+        .await
+        {
             let message = panic_message(&*payload);
-            reporter.event(Event::TaskPanicked { task: name.to_string(), message });
+            reporter.event(Event::TaskPanicked {
+                task: name.to_string(),
+                message,
+            });
         }
     })
 }

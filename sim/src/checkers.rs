@@ -22,9 +22,18 @@ use crate::trace::{Record, What};
 /// What a failed run violated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Violation {
-    Safety { property: &'static str, detail: String },
-    Liveness { detail: String },
-    Panic { node: u64, task: String, message: String },
+    Safety {
+        property: &'static str,
+        detail: String,
+    },
+    Liveness {
+        detail: String,
+    },
+    Panic {
+        node: u64,
+        task: String,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -57,7 +66,13 @@ impl Checker {
     pub fn new(nodes: u32) -> Checker {
         let mut c = Checker::default();
         for id in 1..=u64::from(nodes) {
-            c.nodes.insert(id, NodeView { running: true, ..NodeView::default() });
+            c.nodes.insert(
+                id,
+                NodeView {
+                    running: true,
+                    ..NodeView::default()
+                },
+            );
         }
         c
     }
@@ -77,7 +92,10 @@ impl Checker {
                 let detail = format!(
                     "two blocks at height {height}: {first_who} has {first:016x}, {who} has {hash:016x}"
                 );
-                self.fail(Violation::Safety { property: "Agreement", detail });
+                self.fail(Violation::Safety {
+                    property: "Agreement",
+                    detail,
+                });
             }
             Some(_) => {}
         }
@@ -93,7 +111,10 @@ impl Checker {
                 view.height = *height;
                 if *height != before + 1 {
                     let detail = format!("n{n} stored height {height} on top of height {before}");
-                    self.fail(Violation::Safety { property: "Monotonic height", detail });
+                    self.fail(Violation::Safety {
+                        property: "Monotonic height",
+                        detail,
+                    });
                 }
                 self.agree(*height, *hash, format!("n{n}"));
             }
@@ -103,10 +124,17 @@ impl Checker {
             }
             Event::Violation { what } => {
                 let detail = format!("n{n}: {what}");
-                self.fail(Violation::Safety { property: "Node invariant", detail });
+                self.fail(Violation::Safety {
+                    property: "Node invariant",
+                    detail,
+                });
             }
             Event::TaskPanicked { task, message } => {
-                self.fail(Violation::Panic { node: n, task: task.clone(), message: message.clone() });
+                self.fail(Violation::Panic {
+                    node: n,
+                    task: task.clone(),
+                    message: message.clone(),
+                });
             }
             Event::Phase(p) => {
                 let view = self.nodes.entry(n).or_default();
@@ -155,7 +183,10 @@ impl Checker {
     }
 
     pub fn heights(&self) -> Vec<(u64, u64, bool)> {
-        self.nodes.iter().map(|(id, v)| (*id, v.height, v.running)).collect()
+        self.nodes
+            .iter()
+            .map(|(id, v)| (*id, v.height, v.running))
+            .collect()
     }
 
     /// Opens the liveness phase: remembers each live node's height.
@@ -170,11 +201,20 @@ impl Checker {
         if self.violation.is_some() {
             return self.violation.clone();
         }
-        let live_max = self.nodes.values().filter(|v| v.running).map(|v| v.height).max().unwrap_or(0);
+        let live_max = self
+            .nodes
+            .values()
+            .filter(|v| v.running)
+            .map(|v| v.height)
+            .max()
+            .unwrap_or(0);
         if let Some((&h, _)) = self.committed.iter().next_back() {
             if h > live_max {
                 let detail = format!("block {h} was committed by raft but no live node holds it (highest: {live_max})");
-                self.fail(Violation::Safety { property: "Durability", detail });
+                self.fail(Violation::Safety {
+                    property: "Durability",
+                    detail,
+                });
                 return self.violation.clone();
             }
         }

@@ -33,8 +33,10 @@ impl FormatTime for SimTime {
 /// Sends this process's tracing output to `path` (filter: `RUST_LOG`,
 /// default `info` plus turmoil at `warn`).
 pub fn to_file(path: &Path) -> Result<(), String> {
-    let file = File::create(path).map_err(|e| format!("{}: cannot create log: {e}", path.display()))?;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,turmoil=warn"));
+    let file =
+        File::create(path).map_err(|e| format!("{}: cannot create log: {e}", path.display()))?;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,turmoil=warn"));
     tracing_subscriber::fmt()
         .with_writer(Mutex::new(file))
         .with_timer(SimTime)

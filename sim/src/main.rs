@@ -1,6 +1,6 @@
 //! `sim`: run scenarios of the HA sequencer on a simulated cluster.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -61,14 +61,25 @@ fn main() -> ExitCode {
             }
             exit::PASS
         }
-        Command::Run { scenario, seed, bugs, log, trace } => {
-            run_one(&program, &scenario, seed, bugs, log, trace)
-        }
+        Command::Run {
+            scenario,
+            seed,
+            bugs,
+            log,
+            trace,
+        } => run_one(&program, &scenario, seed, bugs, log, trace),
     };
     ExitCode::from(code as u8)
 }
 
-fn run_one(program: &str, path: &PathBuf, seed: u64, bugs: Vec<String>, log: Option<PathBuf>, trace: bool) -> i32 {
+fn run_one(
+    program: &str,
+    path: &Path,
+    seed: u64,
+    bugs: Vec<String>,
+    log: Option<PathBuf>,
+    trace: bool,
+) -> i32 {
     let scenario = match Scenario::load(path) {
         Ok(s) => s,
         Err(e) => {
@@ -86,7 +97,12 @@ fn run_one(program: &str, path: &PathBuf, seed: u64, bugs: Vec<String>, log: Opt
             return exit::USAGE;
         }
     }
-    let spec = RunSpec { scenario, seed, bugs, keep_trace: trace };
+    let spec = RunSpec {
+        scenario,
+        seed,
+        bugs,
+        keep_trace: trace,
+    };
     let path = path.display().to_string();
     println!("scenario {path} seed={seed} bugs=[{}]", spec.bugs.join(","));
     #[allow(clippy::disallowed_methods)] // wall time of the harness, for the speed figure only

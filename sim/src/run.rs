@@ -60,7 +60,11 @@ struct SimNode {
 
 impl SimNode {
     fn synced_height(&self) -> u64 {
-        self.disk.lock().blocks.last_key_value().map_or(0, |(h, _)| *h)
+        self.disk
+            .lock()
+            .blocks
+            .last_key_value()
+            .map_or(0, |(h, _)| *h)
     }
 }
 
@@ -106,12 +110,17 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let names = scenario.node_names();
     let nodes: Vec<SimNode> = names
         .iter()
-        .map(|name| SimNode { name: name.clone(), disk: DiskHandle::in_memory(), faults: Faults::default() })
+        .map(|name| SimNode {
+            name: name.clone(),
+            disk: DiskHandle::in_memory(),
+            faults: Faults::default(),
+        })
         .collect();
     let [cd_lo, cd_hi] = scenario.network.connect_delay_ms;
     for (i, node) in nodes.iter().enumerate() {
         for peer in (1..=n).filter(|p| *p != i as u64 + 1) {
-            node.faults.set_connect_delay(peer, Duration::from_millis(draw.gen_range(cd_lo..=cd_hi)));
+            node.faults
+                .set_connect_delay(peer, Duration::from_millis(draw.gen_range(cd_lo..=cd_hi)));
         }
     }
     let timing = timing(scenario);
@@ -123,7 +132,10 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
             advertise_addr: format!("n{id}:{PORT}"),
             peers: (1..=n)
                 .filter(|p| *p != id)
-                .map(|p| PeerConfig { id: p, addr: format!("n{p}:{PORT}") })
+                .map(|p| PeerConfig {
+                    id: p,
+                    addr: format!("n{p}:{PORT}"),
+                })
                 .collect(),
             timing: timing.clone(),
             bugs,
@@ -132,7 +144,12 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         let (disk, faults) = (node.disk.clone(), node.faults.clone());
         let observer: Arc<dyn Observer> = recorder.clone();
         sim.host(node.name.as_str(), move || {
-            let (config, disk, faults, observer) = (config.clone(), disk.clone(), faults.clone(), observer.clone());
+            let (config, disk, faults, observer) = (
+                config.clone(),
+                disk.clone(),
+                faults.clone(),
+                observer.clone(),
+            );
             async move {
                 node::run_node(config, disk, faults, observer).await;
                 Ok(())
@@ -197,7 +214,11 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         heights: run.checker.heights(),
         leader: run.checker.leader(),
         events: run.seen,
-        trace: if spec.keep_trace { run.recorder.all().iter().map(Record::line).collect() } else { Vec::new() },
+        trace: if spec.keep_trace {
+            run.recorder.all().iter().map(Record::line).collect()
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -242,10 +263,16 @@ impl Run<'_> {
     }
 
     fn restart_exited(&mut self, now: Duration) {
-        let due: Vec<u64> = self.supervisor.iter().filter(|(t, _)| *t <= now).map(|(_, n)| *n).collect();
+        let due: Vec<u64> = self
+            .supervisor
+            .iter()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, n)| *n)
+            .collect();
         self.supervisor.retain(|(t, _)| *t > now);
         for id in due {
-            self.recorder.harness(now, format!("supervisor restarts n{id}"));
+            self.recorder
+                .harness(now, format!("supervisor restarts n{id}"));
             self.start(id);
         }
     }
@@ -296,26 +323,38 @@ impl Run<'_> {
                 }
                 None => note = format!("crash {node}: no such node now, skipped"),
             },
-            FaultKind::Restart { node } | FaultKind::FreshStart { node } => match self.id_of(node) {
-                Some(id) => {
-                    self.crash(id);
-                    let fresh = matches!(fault.kind, FaultKind::FreshStart { .. });
-                    if fresh {
-                        self.nodes[(id - 1) as usize].disk.wipe();
+            FaultKind::Restart { node } | FaultKind::FreshStart { node } => {
+                match self.id_of(node) {
+                    Some(id) => {
+                        self.crash(id);
+                        let fresh = matches!(fault.kind, FaultKind::FreshStart { .. });
+                        if fresh {
+                            self.nodes[(id - 1) as usize].disk.wipe();
+                        }
+                        self.start(id);
+                        note = format!("{} n{id}", if fresh { "fresh start" } else { "restart" });
                     }
-                    self.start(id);
-                    note = format!("{} n{id}", if fresh { "fresh start" } else { "restart" });
+                    None => note = format!("restart {node}: no such node now, skipped"),
                 }
-                None => note = format!("restart {node}: no such node now, skipped"),
-            },
-            FaultKind::DelayConnect { node, peer, delay_ms } => {
+            }
+            FaultKind::DelayConnect {
+                node,
+                peer,
+                delay_ms,
+            } => {
                 if let (Some(a), Some(b)) = (self.id_of(node), self.id_of(peer)) {
-                    self.nodes[(a - 1) as usize].faults.set_connect_delay(b, Duration::from_millis(*delay_ms));
+                    self.nodes[(a - 1) as usize]
+                        .faults
+                        .set_connect_delay(b, Duration::from_millis(*delay_ms));
                 }
             }
             FaultKind::LinkLatency { a, b, latency_ms } => {
                 if let (Some(a), Some(b)) = (name(a, self), name(b, self)) {
-                    self.sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(*latency_ms));
+                    self.sim.set_link_latency(
+                        a.as_str(),
+                        b.as_str(),
+                        Duration::from_millis(*latency_ms),
+                    );
                 }
             }
             FaultKind::Partition { a, b } => {

@@ -84,7 +84,11 @@ pub struct Network {
 
 impl Default for Network {
     fn default() -> Self {
-        Network { latency_ms: [1, 5], loss: 0.0, connect_delay_ms: [0, 0] }
+        Network {
+            latency_ms: [1, 5],
+            loss: 0.0,
+            connect_delay_ms: [0, 0],
+        }
     }
 }
 
@@ -108,9 +112,17 @@ pub enum FaultKind {
     /// Start a node with an empty disk.
     FreshStart { node: String },
     /// From now on, `node`'s connection attempts to `peer` take `delay_ms` longer.
-    DelayConnect { node: String, peer: String, delay_ms: u64 },
+    DelayConnect {
+        node: String,
+        peer: String,
+        delay_ms: u64,
+    },
     /// Set the latency of the link between `a` and `b`.
-    LinkLatency { a: String, b: String, latency_ms: u64 },
+    LinkLatency {
+        a: String,
+        b: String,
+        latency_ms: u64,
+    },
     /// Cut every link between the `a` side and the `b` side.
     Partition { a: Vec<String>, b: Vec<String> },
     /// Repair every link.
@@ -174,14 +186,17 @@ impl std::error::Error for ScenarioError {}
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError { file: file.clone(), message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         Scenario::parse(&text).map_err(|message| ScenarioError { file, message })
     }
 
     /// Parses and validates scenario text.
     pub fn parse(text: &str) -> Result<Scenario, String> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         scenario.validate()?;
         Ok(scenario)
     }
@@ -208,12 +223,18 @@ impl Scenario {
     fn validate(&self) -> Result<(), String> {
         positive("duration_s", self.duration_s)?;
         if self.duration_s > 24.0 * 3600.0 {
-            return Err(format!("duration_s = {} is over the 24 h limit", self.duration_s));
+            return Err(format!(
+                "duration_s = {} is over the 24 h limit",
+                self.duration_s
+            ));
         }
         non_negative("grace_s", self.grace_s)?;
         let c = &self.cluster;
         if !(1..=9).contains(&c.nodes) {
-            return Err(format!("cluster.nodes = {} must be between 1 and 9", c.nodes));
+            return Err(format!(
+                "cluster.nodes = {} must be between 1 and 9",
+                c.nodes
+            ));
         }
         for (field, v) in [
             ("cluster.block_time_ms", c.block_time_ms),
@@ -237,12 +258,16 @@ impl Scenario {
         range("network.latency_ms", self.network.latency_ms)?;
         range("network.connect_delay_ms", self.network.connect_delay_ms)?;
         if self.network.latency_ms[0] == 0 {
-            return Err("network.latency_ms: the minimum latency must be at least 1 ms".to_string());
+            return Err(
+                "network.latency_ms: the minimum latency must be at least 1 ms".to_string(),
+            );
         }
         probability("network.loss", self.network.loss)?;
         self.bugs_with(&[]).map_err(|e| format!("bugs: {e}"))?;
         for name in self.expect.with_bug.keys() {
-            Bugs::default().enable(name).map_err(|e| format!("expect.with_bug: {e}"))?;
+            Bugs::default()
+                .enable(name)
+                .map_err(|e| format!("expect.with_bug: {e}"))?;
         }
         let names = self.node_names();
         for (i, fault) in self.faults.iter().enumerate() {
@@ -265,9 +290,9 @@ impl Scenario {
                 }
             };
             match &fault.kind {
-                FaultKind::Crash { node } | FaultKind::Restart { node } | FaultKind::FreshStart { node } => {
-                    node_ok("node", node)?
-                }
+                FaultKind::Crash { node }
+                | FaultKind::Restart { node }
+                | FaultKind::FreshStart { node } => node_ok("node", node)?,
                 FaultKind::DelayConnect { node, peer, .. } => {
                     node_ok("node", node)?;
                     node_ok("peer", peer)?;
@@ -309,7 +334,9 @@ fn positive(field: &str, v: f64) -> Result<(), String> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(format!("{field} = {v} must be a positive number of seconds"))
+        Err(format!(
+            "{field} = {v} must be a positive number of seconds"
+        ))
     }
 }
 
@@ -325,7 +352,9 @@ fn range(field: &str, [lo, hi]: [u64; 2]) -> Result<(), String> {
     if lo <= hi {
         Ok(())
     } else {
-        Err(format!("{field} = [{lo}, {hi}]: the minimum is above the maximum"))
+        Err(format!(
+            "{field} = [{lo}, {hi}]: the minimum is above the maximum"
+        ))
     }
 }
 

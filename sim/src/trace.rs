@@ -25,7 +25,11 @@ pub enum What {
 
 impl Record {
     pub fn line(&self) -> String {
-        let who = if self.node == 0 { "sim".to_string() } else { format!("n{}", self.node) };
+        let who = if self.node == 0 {
+            "sim".to_string()
+        } else {
+            format!("n{}", self.node)
+        };
         let what = match &self.what {
             What::Node(e) => format!("{e:?}"),
             What::Harness(s) => s.clone(),
@@ -46,17 +50,27 @@ impl Recorder {
     }
 
     pub fn harness(&self, at: Duration, what: String) {
-        self.push(Record { at, node: 0, what: What::Harness(what) });
+        self.push(Record {
+            at,
+            node: 0,
+            what: What::Harness(what),
+        });
     }
 
     fn push(&self, record: Record) {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record);
     }
 
     /// Records from index `from` on.
     pub fn since(&self, from: usize) -> Vec<Record> {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.get(from..).map(<[Record]>::to_vec).unwrap_or_default()
+        records
+            .get(from..)
+            .map(<[Record]>::to_vec)
+            .unwrap_or_default()
     }
 
     pub fn all(&self) -> Vec<Record> {
@@ -67,7 +81,11 @@ impl Recorder {
 impl Observer for Recorder {
     fn event(&self, node: u64, event: Event) {
         let at = turmoil::sim_elapsed().unwrap_or_default();
-        self.push(Record { at, node, what: What::Node(event) });
+        self.push(Record {
+            at,
+            node,
+            what: What::Node(event),
+        });
     }
 }
 

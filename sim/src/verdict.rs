@@ -38,10 +38,20 @@ pub fn exit_code(v: &Option<Violation>) -> i32 {
 pub fn describe(v: &Option<Violation>) -> String {
     match v {
         None => "pass: all invariants held".to_string(),
-        Some(Violation::Safety { property, detail }) => format!("SAFETY VIOLATION ({property}): {detail}"),
+        Some(Violation::Safety { property, detail }) => {
+            format!("SAFETY VIOLATION ({property}): {detail}")
+        }
         Some(Violation::Liveness { detail }) => format!("LIVENESS VIOLATION: {detail}"),
-        Some(Violation::Panic { node, task, message }) => {
-            let who = if *node == 0 { "the simulated runtime".to_string() } else { format!("n{node}") };
+        Some(Violation::Panic {
+            node,
+            task,
+            message,
+        }) => {
+            let who = if *node == 0 {
+                "the simulated runtime".to_string()
+            } else {
+                format!("n{node}")
+            };
             format!("PANIC in {who}, task `{task}`: {message}")
         }
     }
@@ -57,7 +67,13 @@ pub fn replay_command(program: &str, scenario_path: &str, spec: &RunSpec) -> Str
 }
 
 /// The summary printed after a run; its last line carries `seed=` and `trace=`.
-pub fn summary(program: &str, scenario_path: &str, spec: &RunSpec, report: &RunReport, wall_s: f64) -> String {
+pub fn summary(
+    program: &str,
+    scenario_path: &str,
+    spec: &RunSpec,
+    report: &RunReport,
+    wall_s: f64,
+) -> String {
     let mut out = String::new();
     let heights: Vec<String> = report
         .heights
@@ -73,12 +89,17 @@ pub fn summary(program: &str, scenario_path: &str, spec: &RunSpec, report: &RunR
     out.push_str(&format!(
         "heights: {}; leader: {}\n",
         heights.join(" "),
-        report.leader.map_or("none".to_string(), |l| format!("n{l}"))
+        report
+            .leader
+            .map_or("none".to_string(), |l| format!("n{l}"))
     ));
     out.push_str(&describe(&report.violation));
     out.push('\n');
     if report.violation.is_some() {
-        out.push_str(&format!("replay: {}\n", replay_command(program, scenario_path, spec)));
+        out.push_str(&format!(
+            "replay: {}\n",
+            replay_command(program, scenario_path, spec)
+        ));
     }
     out.push_str(&format!(
         "result={} seed={} trace={:016x}",

@@ -34,7 +34,10 @@ fn unknown_key_is_named_with_its_line() {
 fn wrong_type_is_named_with_its_line() {
     let e = error_of("duration_s = \"long\"\n");
     assert!(e.contains("line 1"), "{e}");
-    assert!(e.contains("duration_s") || e.contains("invalid type"), "{e}");
+    assert!(
+        e.contains("duration_s") || e.contains("invalid type"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -56,19 +59,27 @@ fn unknown_node_is_named() {
 #[test]
 fn fault_after_the_end_is_refused() {
     let e = error_of("duration_s = 10\n[[fault]]\nat_s = 12\nkind = \"crash\"\nnode = \"n1\"\n");
-    assert!(e.contains("fault[0].at_s") && e.contains("end of the run"), "{e}");
+    assert!(
+        e.contains("fault[0].at_s") && e.contains("end of the run"),
+        "{e}"
+    );
 }
 
 #[test]
 fn no_room_for_the_liveness_phase_is_refused() {
-    let e = error_of("duration_s = 10\ngrace_s = 8\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"n1\"\n");
+    let e = error_of(
+        "duration_s = 10\ngrace_s = 8\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"n1\"\n",
+    );
     assert!(e.contains("liveness"), "{e}");
 }
 
 #[test]
 fn unknown_bug_switch_is_refused_with_the_known_ones() {
     let e = error_of("duration_s = 20\nbugs = [\"height2-deadlock\"]\n");
-    assert!(e.contains("height2-deadlock") && e.contains("height1-deadlock"), "{e}");
+    assert!(
+        e.contains("height2-deadlock") && e.contains("height1-deadlock"),
+        "{e}"
+    );
     let e = error_of("duration_s = 20\n[expect]\nwith_bug = { nope = \"pass\" }\n");
     assert!(e.contains("expect.with_bug"), "{e}");
 }
@@ -92,7 +103,10 @@ fn bad_ranges_are_refused() {
 #[test]
 fn a_missing_file_names_the_file() {
     let e = Scenario::load(std::path::Path::new("no/such/file.toml")).unwrap_err();
-    assert!(e.to_string().starts_with("no/such/file.toml: cannot read"), "{e}");
+    assert!(
+        e.to_string().starts_with("no/such/file.toml: cannot read"),
+        "{e}"
+    );
 }
 
 #[cfg(feature = "sim")]
@@ -100,7 +114,10 @@ mod cli {
     use std::process::Command;
 
     fn sim(args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_sim")).args(args).output().expect("sim runs")
+        Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args(args)
+            .output()
+            .expect("sim runs")
     }
 
     #[test]
@@ -108,22 +125,37 @@ mod cli {
         let dir = std::env::temp_dir().join(format!("sim-bad-input-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("bad.toml");
-        std::fs::write(&file, "duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"n9\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"n9\"\n",
+        )
+        .unwrap();
         let out = sim(&["run", file.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("bad.toml") && stderr.contains("fault[0].node"), "{stderr}");
+        assert!(
+            stderr.contains("bad.toml") && stderr.contains("fault[0].node"),
+            "{stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn unknown_bug_flag_and_usage_errors_exit_2() {
-        let out = sim(&["run", "../scenarios/fresh_start_height1.toml", "--bug", "nope"]);
+        let out = sim(&[
+            "run",
+            "../scenarios/fresh_start_height1.toml",
+            "--bug",
+            "nope",
+        ]);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("unknown bug switch `nope`"));
         assert_eq!(sim(&["run"]).status.code(), Some(2));
-        assert_eq!(sim(&["run", "x.toml", "--seed", "-3"]).status.code(), Some(2));
+        assert_eq!(
+            sim(&["run", "x.toml", "--seed", "-3"]).status.code(),
+            Some(2)
+        );
         assert_eq!(sim(&["frobnicate"]).status.code(), Some(2));
     }
 

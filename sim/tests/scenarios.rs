@@ -18,7 +18,9 @@ fn scenario_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut files = Vec::new();
     for dir in [root.clone(), root.join("regressions")] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             if e.path().extension().is_some_and(|x| x == "toml") {
                 files.push(e.path());
@@ -31,15 +33,21 @@ fn scenario_files() -> Vec<PathBuf> {
 }
 
 fn run_at(scenario: &Scenario, seed: u64, bugs: &[String]) -> RunReport {
-    let spec = RunSpec { scenario: scenario.clone(), seed, bugs: bugs.to_vec(), keep_trace: false };
+    let spec = RunSpec {
+        scenario: scenario.clone(),
+        seed,
+        bugs: bugs.to_vec(),
+        keep_trace: false,
+    };
     run(&spec).expect("run starts")
 }
 
 fn check(file: &Path, scenario: &Scenario, bugs: &[String], expected: Outcome) {
     let name = file.file_name().unwrap().to_string_lossy();
     if expected == Outcome::Sometimes {
-        let outcomes: Vec<Outcome> =
-            SOMETIMES_SEEDS.map(|s| outcome(&run_at(scenario, s, bugs).violation)).collect();
+        let outcomes: Vec<Outcome> = SOMETIMES_SEEDS
+            .map(|s| outcome(&run_at(scenario, s, bugs).violation))
+            .collect();
         let fails = outcomes.iter().filter(|o| **o != Outcome::Pass).count();
         assert!(
             fails > 0 && fails < outcomes.len(),
@@ -65,7 +73,7 @@ fn every_scenario_meets_its_expected_outcome() {
         let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         check(&file, &scenario, &[], scenario.expect.outcome);
         for (bug, expected) in &scenario.expect.with_bug {
-            check(&file, &scenario, &[bug.clone()], *expected);
+            check(&file, &scenario, std::slice::from_ref(bug), *expected);
         }
     }
 }
@@ -88,11 +96,22 @@ fn height1_deadlock_is_reproduced_and_fixed() {
                 assert!(detail.contains("has led since"), "{detail}");
                 assert!(detail.contains("p2p init waiting for height 1"), "{detail}");
             }
-            other => panic!("seed {seed}: expected the deadlock, got {}", describe(other)),
+            other => panic!(
+                "seed {seed}: expected the deadlock, got {}",
+                describe(other)
+            ),
         }
         let fixed = run_at(&scenario, seed, &[]);
-        assert!(fixed.violation.is_none(), "seed {seed}: {}", describe(&fixed.violation));
-        assert!(fixed.heights.iter().all(|(_, h, _)| *h > 50), "{:?}", fixed.heights);
+        assert!(
+            fixed.violation.is_none(),
+            "seed {seed}: {}",
+            describe(&fixed.violation)
+        );
+        assert!(
+            fixed.heights.iter().all(|(_, h, _)| *h > 50),
+            "{:?}",
+            fixed.heights
+        );
     }
 }
 

@@ -1,4 +1,5 @@
 //! Raft's log and vote on the node's disk, written through (durable before
+#![allow(clippy::result_large_err)] // openraft fixes the error type of its storage traits
 //! openraft is told so).
 
 use std::fmt::Debug;
@@ -21,7 +22,9 @@ impl LogStore {
     }
 
     fn persist(&self) -> Result<(), StorageError<NodeId>> {
-        self.disk.persist().map_err(|e| StorageIOError::write_logs(&e).into())
+        self.disk
+            .persist()
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }
 
@@ -41,8 +44,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let disk = self.disk.lock();
         let last_purged_log_id = disk.raft.purged;
-        let last_log_id = disk.raft.log.last_key_value().map(|(_, e)| e.log_id).or(last_purged_log_id);
-        Ok(LogState { last_purged_log_id, last_log_id })
+        let last_log_id = disk
+            .raft
+            .log
+            .last_key_value()
+            .map(|(_, e)| e.log_id)
+            .or(last_purged_log_id);
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -86,7 +97,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
         }
         let result = self.disk.persist();
-        let failed = result.as_ref().err().map(|e| StorageIOError::write_logs(e).into());
+        let failed = result
+            .as_ref()
+            .err()
+            .map(|e| StorageIOError::write_logs(e).into());
         callback.log_io_completed(result);
         match failed {
             Some(e) => Err(e),

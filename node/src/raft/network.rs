@@ -30,7 +30,10 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Client;
 
     async fn new_client(&mut self, _target: NodeId, node: &BasicNode) -> Client {
-        Client { rpc: Arc::new(RpcClient::new(node.addr.clone())), min_timeout: self.min_timeout }
+        Client {
+            rpc: Arc::new(RpcClient::new(node.addr.clone())),
+            min_timeout: self.min_timeout,
+        }
     }
 }
 
@@ -39,12 +42,16 @@ pub struct Client {
     min_timeout: Duration,
 }
 
-type RpcResult<T, E = openraft::error::Infallible> = Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
 
 impl Client {
     async fn call(&self, req: Request, option: &RPCOption) -> Result<Response, Unreachable> {
         let timeout = option.hard_ttl().max(self.min_timeout);
-        self.rpc.call(&req, timeout).await.map_err(|e| Unreachable::new(&e))
+        self.rpc
+            .call(&req, timeout)
+            .await
+            .map_err(|e| Unreachable::new(&e))
     }
 }
 
@@ -61,7 +68,9 @@ impl RaftNetwork<TypeConfig> for Client {
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
         match self.call(Request::AppendEntries(rpc), &option).await? {
             Response::AppendEntries(Ok(r)) => Ok(r),
-            Response::AppendEntries(Err(e)) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(0, e))),
+            Response::AppendEntries(Err(e)) => Err(RPCError::RemoteError(
+                openraft::error::RemoteError::new(0, e),
+            )),
             other => Err(unexpected(&other)),
         }
     }
@@ -73,15 +82,23 @@ impl RaftNetwork<TypeConfig> for Client {
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
         match self.call(Request::InstallSnapshot(rpc), &option).await? {
             Response::InstallSnapshot(Ok(r)) => Ok(r),
-            Response::InstallSnapshot(Err(e)) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(0, e))),
+            Response::InstallSnapshot(Err(e)) => Err(RPCError::RemoteError(
+                openraft::error::RemoteError::new(0, e),
+            )),
             other => Err(unexpected(&other)),
         }
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> RpcResult<VoteResponse<NodeId>> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
         match self.call(Request::Vote(rpc), &option).await? {
             Response::Vote(Ok(r)) => Ok(r),
-            Response::Vote(Err(e)) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(0, e))),
+            Response::Vote(Err(e)) => Err(RPCError::RemoteError(
+                openraft::error::RemoteError::new(0, e),
+            )),
             other => Err(unexpected(&other)),
         }
     }
