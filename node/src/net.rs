@@ -71,7 +71,9 @@ pub async fn connect(addr: &str) -> io::Result<BoxConn> {
     if turmoil::in_simulation() {
         return Ok(Box::new(turmoil::net::TcpStream::connect(addr).await?));
     }
-    Ok(Box::new(tokio::net::TcpStream::connect(addr).await?))
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(Box::new(stream))
 }
 
 /// A bound listening socket.
@@ -92,7 +94,11 @@ impl Listener {
 
     pub async fn accept(&self) -> io::Result<BoxConn> {
         match self {
-            Listener::Real(l) => Ok(Box::new(l.accept().await?.0)),
+            Listener::Real(l) => {
+                let (stream, _) = l.accept().await?;
+                stream.set_nodelay(true)?;
+                Ok(Box::new(stream))
+            }
             #[cfg(feature = "sim")]
             Listener::Sim(l) => Ok(Box::new(l.accept().await?.0)),
         }
@@ -100,9 +106,13 @@ impl Listener {
 }
 
 pub async fn write_frame<T: Serialize>(conn: &mut BoxConn, msg: &T) -> io::Result<()> {
-    let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
-    conn.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
-    conn.write_all(&bytes).await?;
+    // One write per frame: a separate length write would stall on Nagle's
+    // algorithm and delayed ACKs (about 40 ms per frame on loopback).
+    let mut frame = vec![0u8; 4];
+    serde_json::to_writer(&mut frame, msg).map_err(io::Error::other)?;
+    let len = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    conn.write_all(&frame).await?;
     conn.flush().await
 }
 
