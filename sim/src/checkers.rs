@@ -219,7 +219,10 @@ impl Checker {
             }
         }
         let mut pending = Vec::new();
-        for (id, v) in &self.nodes {
+        // The leader first: it is what the others wait for.
+        let mut order: Vec<(&u64, &NodeView)> = self.nodes.iter().collect();
+        order.sort_by_key(|(id, v)| (v.leading_since.is_none(), **id));
+        for (id, v) in order {
             if !v.running {
                 continue;
             }
