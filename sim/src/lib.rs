@@ -11,6 +11,8 @@ pub mod scenario;
 #[cfg(feature = "sim")]
 pub mod checkers;
 #[cfg(feature = "sim")]
+pub mod determinism;
+#[cfg(feature = "sim")]
 pub mod log;
 #[cfg(feature = "sim")]
 pub mod run;

@@ -14,7 +14,8 @@ use sim::verdict::{exit, exit_code, summary};
 /// One seed drives every random choice of a run, so the same seed replays
 /// the same run bit for bit (same `trace=` hash). Exit codes: 0 all
 /// invariants held, 2 bad input or usage, 10 safety violation, 11 liveness
-/// violation, 12 a node task panicked.
+/// violation, 12 a node task panicked, 13 the same seed gave
+/// two different runs (`--check-determinism`).
 #[derive(Parser)]
 #[command(name = "sim", version, propagate_version = true)]
 struct Cli {
@@ -40,6 +41,10 @@ enum Command {
         /// Also print the whole event trace (what the trace hash covers).
         #[arg(long)]
         trace: bool,
+        /// Run the seed twice and compare the event traces record by record;
+        /// exit 13 and name the first differing event if they differ.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// List the bug switches (pre-fix behaviours) the node keeps.
     Bugs,
@@ -67,7 +72,16 @@ fn main() -> ExitCode {
             bugs,
             log,
             trace,
-        } => run_one(&program, &scenario, seed, bugs, log, trace),
+            check_determinism,
+        } => run_one(
+            &program,
+            &scenario,
+            seed,
+            bugs,
+            log,
+            trace,
+            check_determinism,
+        ),
     };
     ExitCode::from(code as u8)
 }
@@ -79,6 +93,7 @@ fn run_one(
     bugs: Vec<String>,
     log: Option<PathBuf>,
     trace: bool,
+    check_determinism: bool,
 ) -> i32 {
     let scenario = match Scenario::load(path) {
         Ok(s) => s,
@@ -107,16 +122,45 @@ fn run_one(
     println!("scenario {path} seed={seed} bugs=[{}]", spec.bugs.join(","));
     #[allow(clippy::disallowed_methods)] // wall time of the harness, for the speed figure only
     let started = std::time::Instant::now();
-    let report = match run(&spec) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
+    let report = if check_determinism {
+        match sim::determinism::check(&spec) {
+            Ok(Ok(r)) => {
+                println!(
+                    "determinism: ok, two runs gave the same {} events (trace={:016x})",
+                    r.trace.len(),
+                    r.trace_hash
+                );
+                r
+            }
+            Ok(Err(divergence)) => {
+                println!("NONDETERMINISM: seed {seed}: {divergence}");
+                println!(
+                    "replay: {} --check-determinism",
+                    sim::verdict::replay_command(program, &path, &spec)
+                );
+                return exit::NONDETERMINISM;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    } else {
+        match run(&spec) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
         }
     };
-    let wall_s = started.elapsed().as_secs_f64();
-    for line in &report.trace {
-        println!("{line}");
+    // Per run: the determinism check ran the seed twice.
+    let runs = if check_determinism { 2.0 } else { 1.0 };
+    let wall_s = started.elapsed().as_secs_f64() / runs;
+    if trace {
+        for line in &report.trace {
+            println!("{line}");
+        }
     }
     println!("{}", summary(program, &path, &spec, &report, wall_s));
     exit_code(&report.violation)

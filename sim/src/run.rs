@@ -49,6 +49,8 @@ pub struct RunReport {
     pub events: usize,
     /// The event trace, one line per record, if asked for.
     pub trace: Vec<String>,
+    /// Knobs of the run drawn from the seed (name, value), in draw order.
+    pub params: Vec<(String, String)>,
 }
 
 /// One simulated node as the harness holds it: what outlives a crash.
@@ -219,6 +221,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         } else {
             Vec::new()
         },
+        params: Vec::new(),
     })
 }
 

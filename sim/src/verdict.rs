@@ -12,6 +12,8 @@ pub mod exit {
     pub const SAFETY: i32 = 10;
     pub const LIVENESS: i32 = 11;
     pub const PANIC: i32 = 12;
+    /// `--check-determinism`: the same seed gave two different traces.
+    pub const NONDETERMINISM: i32 = 13;
 }
 
 pub fn outcome(v: &Option<Violation>) -> Outcome {
