@@ -9,14 +9,27 @@ pub struct Bugs {
     /// Bug 1: a fresh leader runs p2p init and waits for peers to serve
     /// block 1, which only it can produce (no publisher mode).
     pub height1_deadlock: bool,
+    /// Bug 2: the syncer's "started" state is an atomic flag used
+    /// check-then-act by the start path and the producer path; stop skips a
+    /// syncer not yet marked started; stopping one marked but never started
+    /// panics; the store-init window is open.
+    pub syncer_race: bool,
 }
 
 /// Name and one-line description of every switch, as used on the command line.
-pub const BUG_SWITCHES: &[(&str, &str)] = &[(
-    "height1-deadlock",
-    "pre-fix start of a fresh leader: no publisher mode, so p2p init asks peers for height 1 \
-     that only the leader can produce (circular wait until the 30 s init timeout)",
-)];
+pub const BUG_SWITCHES: &[(&str, &str)] = &[
+    (
+        "height1-deadlock",
+        "pre-fix start of a fresh leader: no publisher mode, so p2p init asks peers for height 1 \
+         that only the leader can produce (circular wait until the 30 s init timeout)",
+    ),
+    (
+        "syncer-race",
+        "pre-fix syncer status: an atomic `started` flag used check-then-act by the start and \
+         producer paths (double start, orphaned syncer), stop skipped while a start is in \
+         flight (leak), stop of a never-started syncer panics, store-init window open",
+    ),
+];
 
 impl Bugs {
     /// Turns on the switch called `name`; an unknown name is an error that
@@ -24,6 +37,7 @@ impl Bugs {
     pub fn enable(&mut self, name: &str) -> Result<(), String> {
         match name {
             "height1-deadlock" => self.height1_deadlock = true,
+            "syncer-race" => self.syncer_race = true,
             _ => {
                 let known: Vec<&str> = BUG_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -40,6 +54,9 @@ impl Bugs {
         let mut on = Vec::new();
         if self.height1_deadlock {
             on.push("height1-deadlock");
+        }
+        if self.syncer_race {
+            on.push("syncer-race");
         }
         on
     }

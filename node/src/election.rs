@@ -15,8 +15,9 @@ use openraft::ServerState;
 use tokio::sync::oneshot;
 use tokio::time::MissedTickBehavior;
 
+use crate::chaos;
 use crate::node::{NodeCtx, NodeExit};
-use crate::observe::{Event, Phase};
+use crate::observe::{Event, Phase, StartedBy};
 use crate::producer::{self, Stopped};
 use crate::raft::NodeId;
 use crate::sync::{Role, SyncService};
@@ -26,14 +27,16 @@ use crate::task;
 struct Worker {
     sync: Arc<SyncService>,
     task: tokio::task::JoinHandle<()>,
-    /// Fires when the leader work stops producing (never for a follower).
-    stopped: oneshot::Receiver<Stopped>,
+    /// Fires when the leader work stops producing (`None` for a follower).
+    stopped: Option<oneshot::Receiver<Stopped>>,
 }
 
 impl Worker {
-    fn stop(self) {
-        self.sync.stop();
+    /// Stops the services, then the work. The service stop may race with a
+    /// syncer start still in flight (bug 2).
+    async fn stop(self) {
         self.task.abort();
+        self.sync.stop().await;
     }
 }
 
@@ -52,7 +55,10 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
     loop {
         let leader_stopped = async {
             match &mut work {
-                Work::Leading(w) => (&mut w.stopped).await.ok(),
+                Work::Leading(Worker {
+                    stopped: Some(stopped),
+                    ..
+                }) => stopped.await.ok(),
                 _ => pending().await,
             }
         };
@@ -81,12 +87,12 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
                 term: m.current_term,
             });
             if let Work::Following { worker, .. } = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop();
+                worker.stop().await;
             }
             work = Work::Leading(start_leader(&ctx));
         } else if leading {
             if let Work::Leading(worker) = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop();
+                worker.stop().await;
             }
             return NodeExit::LeadershipLost;
         } else if let Some(leader) = m.current_leader.filter(|l| *l != ctx.config.id) {
@@ -95,7 +101,7 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
                 continue;
             }
             if let Work::Following { worker, .. } = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop();
+                worker.stop().await;
             }
             ctx.reporter.event(Event::BecameFollower { leader });
             work = Work::Following {
@@ -122,28 +128,40 @@ fn start_leader(ctx: &Arc<NodeCtx>) -> Worker {
     let (tx, stopped) = oneshot::channel();
     let (ctx2, sync2) = (Arc::clone(ctx), Arc::clone(&sync));
     let task = task::spawn("leader-worker", &ctx.reporter, async move {
+        // Leadership may change between the decision and its use: the
+        // producer's quorum check and raft keep a stale decision safe.
+        chaos::pause(&ctx2.reporter, "election.publisher_mode").await;
         sync2.start().await;
         let _ = tx.send(producer::run(&ctx2, &sync2).await);
     });
     Worker {
         sync,
         task,
-        stopped,
+        stopped: Some(stopped),
     }
 }
 
+/// Attempts of the follower worker to start its syncer (a start can fail).
+const FOLLOWER_SYNCER_ATTEMPTS: u32 = 100;
+
 fn start_follower(ctx: &Arc<NodeCtx>) -> Worker {
     let sync = ctx.sync_service(Role::Follower, false);
-    let (_never, stopped) = oneshot::channel();
     let (reporter, sync2) = (ctx.reporter.clone(), Arc::clone(&sync));
+    let retry = ctx.config.timing.leader_poll;
     let task = task::spawn("follower-worker", &ctx.reporter, async move {
         sync2.start().await;
-        sync2.start_syncer();
+        for _ in 0..FOLLOWER_SYNCER_ATTEMPTS {
+            let _ = sync2.start_syncer(StartedBy::FollowerWorker).await;
+            if sync2.syncer_started().await {
+                break;
+            }
+            tokio::time::sleep(retry).await;
+        }
         reporter.phase(Phase::Following);
     });
     Worker {
         sync,
         task,
-        stopped,
+        stopped: None,
     }
 }

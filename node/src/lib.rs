@@ -15,10 +15,13 @@
 //! - [`sync`]: the sync service start sequence and the syncer (`SyncService`);
 //! - [`producer`]: block production on the leader (`ProduceBlock`);
 //! - [`election`]: the leader election loop (`DynamicLeaderElection.Run`);
+//! - [`chaos`]: simulation-only task-order exploration and fault points;
+//! - [`task`]: the one way to start a task (panics reported, order explored);
 //! - [`node`]: wiring of one node, start order as in the reference.
 
 pub mod block;
 pub mod bugs;
+pub mod chaos;
 pub mod clock;
 pub mod config;
 pub mod election;

@@ -2,7 +2,7 @@
 //! loop), and the server that answers the other nodes.
 
 use std::fmt;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::ServerState;
@@ -18,7 +18,7 @@ use crate::observe::{Event, Observer, Phase, Reporter};
 use crate::p2p::P2p;
 use crate::raft::{self, Raft};
 use crate::store::{DiskHandle, Store};
-use crate::sync::{GossipSubscribed, Inbox, Role, SyncService};
+use crate::sync::{GossipSubscribed, Inbox, Role, SyncParts, SyncService};
 use crate::task;
 
 /// Why a node stopped by itself.
@@ -33,6 +33,8 @@ pub enum NodeExit {
     },
     RaftStopped,
     StartFailed(String),
+    /// The election loop panicked (reported as `TaskPanicked`).
+    Panicked(String),
 }
 
 impl fmt::Display for NodeExit {
@@ -47,6 +49,7 @@ impl fmt::Display for NodeExit {
             }
             NodeExit::RaftStopped => write!(f, "raft stopped"),
             NodeExit::StartFailed(e) => write!(f, "start failed: {e}"),
+            NodeExit::Panicked(m) => write!(f, "election loop panicked: {m}"),
         }
     }
 }
@@ -62,22 +65,28 @@ pub struct NodeCtx {
     /// Height of the last block raft's state machine accepted.
     pub raft_height: Arc<AtomicU64>,
     pub reporter: Reporter,
+    /// Ids of sync services and syncers, unique within this node's run.
+    service_ids: AtomicU64,
+    syncer_ids: Arc<AtomicU64>,
 }
 
 impl NodeCtx {
     /// A new sync service for one worker (each role gets its own, as in the
     /// reference's `failoverState`).
     pub fn sync_service(&self, role: Role, publisher_mode: bool) -> Arc<SyncService> {
-        SyncService::new(
+        SyncService::new(SyncParts {
+            service_id: self.service_ids.fetch_add(1, Ordering::SeqCst) + 1,
             role,
             publisher_mode,
-            self.store.clone(),
-            Arc::clone(&self.p2p),
-            Arc::clone(&self.inbox),
-            Arc::clone(&self.gossip_subscribed),
-            self.config.timing.clone(),
-            self.reporter.clone(),
-        )
+            racy: self.config.bugs.syncer_race,
+            store: self.store.clone(),
+            p2p: Arc::clone(&self.p2p),
+            inbox: Arc::clone(&self.inbox),
+            gossip_subscribed: Arc::clone(&self.gossip_subscribed),
+            syncer_ids: Arc::clone(&self.syncer_ids),
+            timing: self.config.timing.clone(),
+            reporter: self.reporter.clone(),
+        })
     }
 }
 
@@ -92,7 +101,9 @@ pub async fn run_node(
     let reporter = Reporter::new(config.id, observer);
     reporter.phase(Phase::Starting);
     let exit = match start(config, disk, faults, reporter.clone()).await {
-        Ok(ctx) => election::run(ctx).await,
+        Ok(ctx) => task::guarded("election", &reporter, election::run(ctx))
+            .await
+            .unwrap_or_else(NodeExit::Panicked),
         Err(e) => NodeExit::StartFailed(format!("{e:#}")),
     };
     reporter.event(Event::Exit {
@@ -141,6 +152,8 @@ async fn start(
         gossip_subscribed: GossipSubscribed::default(),
         raft_height,
         reporter,
+        service_ids: AtomicU64::new(0),
+        syncer_ids: Arc::new(AtomicU64::new(0)),
     });
     let server_ctx = Arc::clone(&ctx);
     task::spawn("server", &ctx.reporter, async move {

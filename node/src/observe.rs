@@ -71,6 +71,29 @@ pub enum Event {
     PeerConnected {
         peer: u64,
     },
+    /// A fault point fired (`chaos`), with what it injected.
+    FaultPoint {
+        point: &'static str,
+        action: String,
+    },
+    /// A syncer of sync service `service` started. `store_ready` is false
+    /// when the store-initialised flag is set but the store is not yet
+    /// written (the store-init window).
+    SyncerStarted {
+        service: u64,
+        syncer: u64,
+        by: StartedBy,
+        store_ready: bool,
+    },
+    /// The syncer was stopped by its service.
+    SyncerStopped {
+        service: u64,
+        syncer: u64,
+    },
+    /// The sync service finished stopping (every syncer it knew of is stopped).
+    ServiceStopped {
+        service: u64,
+    },
     /// An invariant the node checks itself failed.
     Violation {
         what: String,
@@ -84,6 +107,27 @@ pub enum Event {
     Exit {
         reason: String,
     },
+}
+
+/// Which path started a syncer (the race is between them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartedBy {
+    /// The end of the sync service's start sequence (after p2p init).
+    StartPath,
+    /// The producer's first `WriteToStoreAndBroadcast`.
+    ProducerPath,
+    /// The follower worker, once the service's start returned.
+    FollowerWorker,
+}
+
+impl fmt::Display for StartedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StartedBy::StartPath => "the start path",
+            StartedBy::ProducerPath => "the producer path",
+            StartedBy::FollowerWorker => "the follower worker",
+        })
+    }
 }
 
 /// Receives the events of one node. Must not block.
@@ -135,6 +179,11 @@ impl Reporter {
             height: block.height,
             hash: block.hash,
         });
+    }
+
+    pub fn fault_point(&self, point: &'static str, action: String) {
+        tracing::info!(node = self.node, point, %action, "fault point fired");
+        self.event(Event::FaultPoint { point, action });
     }
 
     pub fn violation(&self, what: impl Into<String>) {

@@ -9,6 +9,7 @@ use openraft::error::{ClientWriteError, RaftError};
 use tokio::time::{timeout, MissedTickBehavior};
 
 use crate::block::Block;
+use crate::chaos;
 use crate::clock;
 use crate::node::NodeCtx;
 use crate::observe::{Event, Phase};
@@ -55,6 +56,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
         if !has_quorum(ctx).await {
             continue;
         }
+        chaos::pause(&ctx.reporter, "producer.quorum_to_replicate").await;
         match timeout(
             t.election_timeout_max * 2,
             ctx.raft.client_write(block.clone()),
@@ -70,7 +72,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
                     ctx.reporter
                         .violation(format!("committed block not storable: {e}"));
                 }
-                sync.write_to_store_and_broadcast(&block);
+                sync.write_to_store_and_broadcast(&block).await;
             }
             Ok(Ok(resp)) => tracing::warn!(node = ctx.config.id, ?resp.data, "block not accepted"),
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {

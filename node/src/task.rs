@@ -1,9 +1,13 @@
 //! The one way node code starts a task.
 //!
-//! A panic inside a task is caught and reported as
-//! [`Event::TaskPanicked`](crate::observe::Event) instead of tearing down the
-//! runtime, so the harness can give a verdict (exit code 12) with the panic's
-//! message rather than crash itself.
+//! Every task runs inside a [`Guarded`] future, which does two things:
+//! - a panic inside the task is caught and reported as
+//!   [`Event::TaskPanicked`](crate::observe::Event) instead of tearing down
+//!   the runtime, so the harness can give a verdict (exit code 12) with the
+//!   panic's message rather than crash itself;
+//! - in the simulation, a poll sometimes yields back to the scheduler
+//!   instead of running on ([`chaos::should_yield`]), so the order in which
+//!   a node's ready tasks run differs per seed (task-order exploration).
 
 use std::any::Any;
 use std::future::Future;
@@ -13,53 +17,127 @@ use std::task::{Context, Poll};
 
 use tokio::task::JoinHandle;
 
+use crate::chaos;
 use crate::observe::{Event, Reporter};
 
 /// Spawns `fut` as a named task of the node.
-#[allow(clippy::disallowed_methods)] // the single sanctioned call of tokio::spawn
 pub fn spawn<F>(name: &'static str, reporter: &Reporter, fut: F) -> JoinHandle<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let reporter = reporter.clone();
-    tokio::spawn(async move {
-        if let Err(payload) = (CatchUnwind {
-            inner: Box::pin(fut),
-        })
-        .await
-        {
-            let message = panic_message(&*payload);
-            reporter.event(Event::TaskPanicked {
-                task: name.to_string(),
-                message,
-            });
-        }
+    spawn_unguarded(async move {
+        let _ = guarded(name, &reporter, fut).await;
     })
 }
 
-/// Text of a panic payload (`panic!` gives a `&str` or a `String`).
+/// Spawns `fut` on the current runtime, without the guard (for openraft's
+/// own tasks).
+///
+/// In the simulation the task goes to the host's `LocalSet`: when turmoil
+/// crashes a host, the runtime's own task list drops its tasks in an order
+/// that depends on the process-wide tokio task ids (it is sharded by id),
+/// so the sockets of a crashed node would close in an order that depends
+/// on what ran before in the process. The `LocalSet` drops its tasks in
+/// spawn order, so a seed replays the same alone, after other runs, or in
+/// parallel with them.
+#[allow(clippy::disallowed_methods)] // the single sanctioned call of tokio::spawn
+pub fn spawn_unguarded<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    #[cfg(feature = "sim")]
+    if turmoil::in_simulation() {
+        return tokio::task::spawn_local(fut);
+    }
+    tokio::spawn(fut)
+}
+
+/// Runs `fut` in place with the same guard as a spawned task: its panic is
+/// reported (and returned as its message), its polls are explored.
+pub async fn guarded<F: Future>(
+    name: &'static str,
+    reporter: &Reporter,
+    fut: F,
+) -> Result<F::Output, String> {
+    let result = Guarded {
+        inner: Box::pin(fut),
+        yields_in_a_row: 0,
+    }
+    .await;
+    result.map_err(|payload| {
+        let message = panic_message(&*payload);
+        reporter.event(Event::TaskPanicked {
+            task: name.to_string(),
+            message: message.clone(),
+        });
+        message
+    })
+}
+
+/// Text of a panic payload (`panic!` gives a `&str` or a `String`), with
+/// where it panicked if [`record_panic_locations`] is on.
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         "non-string panic payload".to_string()
+    };
+    match LAST_PANIC_AT.with(|l| l.take()) {
+        Some(at) => format!("{text} (at {at})"),
+        None => text,
     }
 }
 
-struct CatchUnwind<F> {
-    inner: Pin<Box<F>>,
+thread_local! {
+    /// Where the last panic on this thread happened (see below).
+    static LAST_PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// Inside a [`Guarded`] poll, whose panics are caught and reported.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
-impl<F: Future<Output = ()>> Future for CatchUnwind<F> {
-    type Output = Result<(), Box<dyn Any + Send>>;
+/// For the harness, which reports caught node panics in its verdict: a
+/// panic inside a node task only records where it happened, for
+/// [`panic_message`], instead of printing itself (and maybe a backtrace) to
+/// stderr. Any other panic goes to the default hook.
+pub fn record_panic_locations() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if CATCHING.with(|c| c.get()) == 0 {
+            return default(info);
+        }
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        LAST_PANIC_AT.with(|l| *l.borrow_mut() = at);
+    }));
+}
+
+struct Guarded<F> {
+    inner: Pin<Box<F>>,
+    yields_in_a_row: u32,
+}
+
+impl<F: Future> Future for Guarded<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.yields_in_a_row < chaos::max_consecutive_yields() && chaos::should_yield() {
+            self.yields_in_a_row += 1;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.yields_in_a_row = 0;
         let inner = self.inner.as_mut();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+        CATCHING.with(|c| c.set(c.get() + 1));
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        CATCHING.with(|c| c.set(c.get() - 1));
+        match polled {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
             Err(payload) => Poll::Ready(Err(payload)),
         }
     }

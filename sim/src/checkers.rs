@@ -7,12 +7,19 @@
 //!   grows, one block at a time;
 //! - **Durability**: no raft-committed block is lost: at the end some live
 //!   node holds every committed height;
-//! - **Node invariants**: the node's own assertions (`Event::Violation`).
+//! - **Node invariants**: the node's own assertions (`Event::Violation`);
+//! - **Syncer started once**: a sync service never runs two syncers at once
+//!   (the start path and the producer path both saw "not started");
+//! - **No leaked syncer**: no syncer runs after its service stopped (a stop
+//!   skipped while a start was in flight, or a syncer orphaned when a second
+//!   start overwrote its cancel handle);
+//! - **Syncer on initialised store**: no syncer starts inside the store-init
+//!   window (flag set, store not yet written).
 //!
 //! Liveness (checked at the end): every live node's height grows during the
 //! liveness phase, which opens after the last fault plus a grace period.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use node::observe::{Event, Phase};
@@ -46,6 +53,15 @@ struct NodeView {
     following: Option<u64>,
     /// Height when the liveness phase opened (None if down then).
     height_at_liveness: Option<u64>,
+    /// Sync services of this incarnation, by id.
+    services: BTreeMap<u64, ServiceView>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ServiceView {
+    /// Syncers started and not stopped.
+    running: BTreeSet<u64>,
+    stopped: bool,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +152,74 @@ impl Checker {
                     message: message.clone(),
                 });
             }
+            Event::SyncerStarted {
+                service,
+                syncer,
+                by,
+                store_ready,
+            } => {
+                let view = self.nodes.entry(n).or_default();
+                let svc = view.services.entry(*service).or_default();
+                let already: Vec<String> =
+                    svc.running.iter().map(|s| format!("syncer {s}")).collect();
+                let stopped = svc.stopped;
+                svc.running.insert(*syncer);
+                if !store_ready {
+                    let detail = format!(
+                        "n{n}: {by} started syncer {syncer} of sync service {service} on an uninitialised store \
+                         (store-init window: the initialised flag was set, the store not yet written)"
+                    );
+                    self.fail(Violation::Safety {
+                        property: "Syncer on initialised store",
+                        detail,
+                    });
+                } else if stopped {
+                    let detail = format!(
+                        "n{n}: {by} started syncer {syncer} after sync service {service} stopped \
+                         (the stop was skipped while this start was in flight): the syncer leaked"
+                    );
+                    self.fail(Violation::Safety {
+                        property: "No leaked syncer",
+                        detail,
+                    });
+                } else if !already.is_empty() {
+                    let detail = format!(
+                        "n{n}: {by} started syncer {syncer} of sync service {service} while {} already ran \
+                         (check-then-act on the started flag: two paths both saw \"not started\")",
+                        already.join(", ")
+                    );
+                    self.fail(Violation::Safety {
+                        property: "Syncer started once",
+                        detail,
+                    });
+                }
+            }
+            Event::SyncerStopped { service, syncer } => {
+                let view = self.nodes.entry(n).or_default();
+                view.services
+                    .entry(*service)
+                    .or_default()
+                    .running
+                    .remove(syncer);
+            }
+            Event::ServiceStopped { service } => {
+                let view = self.nodes.entry(n).or_default();
+                let svc = view.services.entry(*service).or_default();
+                svc.stopped = true;
+                if !svc.running.is_empty() {
+                    let left: Vec<String> =
+                        svc.running.iter().map(|s| format!("syncer {s}")).collect();
+                    let detail = format!(
+                        "n{n}: {} still runs after sync service {service} stopped \
+                         (orphaned: a second start overwrote its cancel handle)",
+                        left.join(", ")
+                    );
+                    self.fail(Violation::Safety {
+                        property: "No leaked syncer",
+                        detail,
+                    });
+                }
+            }
             Event::Phase(p) => {
                 let view = self.nodes.entry(n).or_default();
                 view.phase = Some(p.clone());
@@ -152,7 +236,10 @@ impl Checker {
                 view.following = Some(*leader);
             }
             // Exits are handled by the runner, which knows what the disk kept.
-            Event::Exit { .. } | Event::StoreSynced { .. } | Event::PeerConnected { .. } => {}
+            Event::Exit { .. }
+            | Event::StoreSynced { .. }
+            | Event::PeerConnected { .. }
+            | Event::FaultPoint { .. } => {}
         }
     }
 
@@ -164,6 +251,7 @@ impl Checker {
         view.following = None;
         view.phase = None;
         view.height = synced_height;
+        view.services.clear();
     }
 
     pub fn node_up(&mut self, node: u64, synced_height: u64) {
@@ -239,7 +327,21 @@ impl Checker {
                 Some(p) => format!(" and is {p} (since {})", secs(v.phase_since)),
                 None => String::new(),
             };
-            pending.push(format!("{role}{phase}; height stayed at {}", v.height));
+            let syncers: usize = v
+                .services
+                .values()
+                .filter(|s| !s.stopped)
+                .map(|s| s.running.len())
+                .sum();
+            let syncer = if syncers == 0 && v.following.is_some() {
+                " with no syncer running"
+            } else {
+                ""
+            };
+            pending.push(format!(
+                "{role}{phase}{syncer}; height stayed at {}",
+                v.height
+            ));
         }
         if !pending.is_empty() {
             let detail = format!(
@@ -251,5 +353,95 @@ impl Checker {
             self.violation = Some(Violation::Liveness { detail });
         }
         self.violation.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use node::observe::StartedBy;
+
+    use super::*;
+
+    fn feed(events: Vec<Event>) -> Option<Violation> {
+        let mut c = Checker::new(1);
+        for (i, e) in events.into_iter().enumerate() {
+            c.observe(&Record {
+                at: Duration::from_millis(i as u64),
+                node: 1,
+                what: What::Node(e),
+            });
+        }
+        c.violation
+    }
+
+    fn started(syncer: u64, by: StartedBy, store_ready: bool) -> Event {
+        Event::SyncerStarted {
+            service: 1,
+            syncer,
+            by,
+            store_ready,
+        }
+    }
+
+    fn property(v: Option<Violation>) -> &'static str {
+        match v {
+            Some(Violation::Safety { property, .. }) => property,
+            other => panic!("expected a safety violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_clean_start_and_stop_passes() {
+        let v = feed(vec![
+            started(1, StartedBy::StartPath, true),
+            Event::SyncerStopped {
+                service: 1,
+                syncer: 1,
+            },
+            Event::ServiceStopped { service: 1 },
+        ]);
+        assert_eq!(v, None);
+    }
+
+    #[test]
+    fn a_second_start_while_one_runs_is_caught() {
+        let v = feed(vec![
+            started(1, StartedBy::StartPath, true),
+            started(2, StartedBy::ProducerPath, true),
+        ]);
+        assert_eq!(property(v), "Syncer started once");
+    }
+
+    #[test]
+    fn a_syncer_left_running_at_stop_is_caught() {
+        let v = feed(vec![
+            started(1, StartedBy::StartPath, true),
+            Event::ServiceStopped { service: 1 },
+        ]);
+        assert_eq!(property(v), "No leaked syncer");
+    }
+
+    #[test]
+    fn a_start_after_the_stop_is_caught() {
+        let v = feed(vec![
+            Event::ServiceStopped { service: 1 },
+            started(1, StartedBy::StartPath, true),
+        ]);
+        assert_eq!(property(v), "No leaked syncer");
+    }
+
+    #[test]
+    fn a_start_in_the_store_init_window_is_caught() {
+        let v = feed(vec![started(1, StartedBy::FollowerWorker, false)]);
+        assert_eq!(property(v), "Syncer on initialised store");
+    }
+
+    #[test]
+    fn a_task_panic_is_a_panic_verdict() {
+        let v = feed(vec![Event::TaskPanicked {
+            task: "election".to_string(),
+            message: "boom".to_string(),
+        }]);
+        assert!(matches!(v, Some(Violation::Panic { node: 1, .. })), "{v:?}");
     }
 }

@@ -59,6 +59,8 @@ fn main() -> ExitCode {
         }
     };
     let program = std::env::args().next().unwrap_or_else(|| "sim".to_string());
+    // Node panics are caught and reported in the verdict, with their place.
+    node::task::record_panic_locations();
     let code = match cli.command {
         Command::Bugs => {
             for (name, what) in BUG_SWITCHES {
@@ -157,6 +159,9 @@ fn run_one(
     // Per run: the determinism check ran the seed twice.
     let runs = if check_determinism { 2.0 } else { 1.0 };
     let wall_s = started.elapsed().as_secs_f64() / runs;
+    for (name, value) in &report.params {
+        println!("drawn: {name} = {value}");
+    }
     if trace {
         for line in &report.trace {
             println!("{line}");

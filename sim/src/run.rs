@@ -91,8 +91,34 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let bugs = scenario.bugs_with(&spec.bugs)?;
     let mut seeds = ChaCha8Rng::seed_from_u64(spec.seed);
     let (net_seed, raft_seed, draw_seed) = (seeds.next_u64(), seeds.next_u64(), seeds.next_u64());
+    let chaos_seed = seeds.next_u64();
     let mut draw = ChaCha8Rng::seed_from_u64(draw_seed);
     node::raft::seed_rng(raft_seed);
+    let explore = &scenario.explore;
+    let enabled_points = node::chaos::install(node::chaos::Settings {
+        seed: chaos_seed,
+        task_order: explore.task_order,
+        fault_points: explore.fault_points,
+    });
+    // Whatever way this function returns, the next run on this thread
+    // starts without this run's chaos.
+    let _uninstall = Uninstall;
+    let mut params = vec![
+        (
+            "explore.task_order".to_string(),
+            explore.task_order.to_string(),
+        ),
+        (
+            "explore.fault_points".to_string(),
+            explore.fault_points.to_string(),
+        ),
+    ];
+    if explore.fault_points != node::chaos::Intensity::Off {
+        params.push((
+            "fault points enabled".to_string(),
+            format!("[{}]", enabled_points.join(", ")),
+        ));
+    }
 
     let duration = Duration::from_secs_f64(scenario.duration_s);
     let [lat_lo, lat_hi] = scenario.network.latency_ms;
@@ -221,8 +247,17 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         } else {
             Vec::new()
         },
-        params: Vec::new(),
+        params,
     })
+}
+
+/// Removes the run's chaos settings from the thread when dropped.
+struct Uninstall;
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        node::chaos::uninstall();
+    }
 }
 
 /// The state of a run in progress.

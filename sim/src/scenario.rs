@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 use node::bugs::Bugs;
+use node::chaos::Intensity;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub struct Scenario {
     pub cluster: Cluster,
     #[serde(default)]
     pub network: Network,
+    /// Exploration inside each node (task order, fault points).
+    #[serde(default)]
+    pub explore: Explore,
     /// Bug switches on in every run of this scenario (more with `--bug`).
     #[serde(default)]
     pub bugs: Vec<String>,
@@ -90,6 +94,18 @@ impl Default for Network {
             connect_delay_ms: [0, 0],
         }
     }
+}
+
+/// How hard the run explores inside each node; each knob is `off`, `low`
+/// or `high` (see `node::chaos`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Explore {
+    /// Tasks sometimes yield instead of running on, so the order of a
+    /// node's ready tasks differs per seed.
+    pub task_order: Intensity,
+    /// Named fault points inject delays, yields and errors.
+    pub fault_points: Intensity,
 }
 
 /// One timed fault. `node`, `a`, `b` name nodes (`n1`..), `leader` (the

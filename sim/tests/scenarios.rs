@@ -125,3 +125,61 @@ fn same_seed_same_trace_different_seed_different_trace() {
     assert_eq!(a.events, b.events);
     assert_ne!(a.trace_hash, c.trace_hash);
 }
+
+fn startup_race() -> Scenario {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/startup_race.toml");
+    Scenario::load(&file).unwrap()
+}
+
+/// Bug 2: pre-fix, some seeds of the start-up churn hit the syncer race
+/// (exit 10 or 12) and the verdict names the race; fixed, every seed
+/// passes, also when the publisher-mode fault point fires (the
+/// time-of-check/time-of-use of the decision stays safe).
+#[test]
+fn syncer_race_is_reproduced_and_fixed() {
+    let scenario = startup_race();
+    let bug = vec!["syncer-race".to_string()];
+    let mut caught = Vec::new();
+    let mut toctou_fired = 0;
+    for seed in 1..=20 {
+        let report = run_at(&scenario, seed, &bug);
+        match &report.violation {
+            Some(Violation::Safety { property, .. }) => {
+                assert!(property.contains("yncer"), "seed {seed}: {property}");
+                caught.push(seed);
+            }
+            Some(Violation::Panic { message, .. }) => {
+                assert!(message.contains("never started"), "seed {seed}: {message}");
+                caught.push(seed);
+            }
+            _ => {}
+        }
+        let fixed = run(&RunSpec {
+            scenario: scenario.clone(),
+            seed,
+            bugs: Vec::new(),
+            keep_trace: true,
+        })
+        .unwrap();
+        assert!(
+            fixed.violation.is_none(),
+            "fixed, seed {seed}: {}",
+            describe(&fixed.violation)
+        );
+        if fixed
+            .trace
+            .iter()
+            .any(|l| l.contains("FaultPoint { point: \"election.publisher_mode\""))
+        {
+            toctou_fired += 1;
+        }
+    }
+    assert!(
+        !caught.is_empty(),
+        "the race was not caught in seeds 1..=20"
+    );
+    assert!(
+        toctou_fired > 0,
+        "the publisher-mode fault point never fired"
+    );
+}

@@ -66,13 +66,12 @@ impl AsyncRuntime for SeededRuntime {
     type OneshotReceiver<T: OptionalSend> = tokio::sync::oneshot::Receiver<T>;
     type OneshotReceiverError = tokio::sync::oneshot::error::RecvError;
 
-    #[allow(clippy::disallowed_methods)] // openraft's internal tasks; they do not panic by design
     fn spawn<T>(future: T) -> Self::JoinHandle<T::Output>
     where
         T: Future + OptionalSend + 'static,
         T::Output: OptionalSend + 'static,
     {
-        tokio::spawn(future)
+        crate::task::spawn_unguarded(future)
     }
 
     fn sleep(duration: Duration) -> Self::Sleep {
