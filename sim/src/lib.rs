@@ -7,6 +7,7 @@
 //! [`verdict`] (what the user is told).
 
 pub mod scenario;
+pub mod swarm;
 
 #[cfg(feature = "sim")]
 pub mod checkers;

@@ -122,6 +122,9 @@ fn run_one(
     };
     let path = path.display().to_string();
     println!("scenario {path} seed={seed} bugs=[{}]", spec.bugs.join(","));
+    for (name, value) in sim::swarm::realize(&spec.scenario, seed).1 {
+        println!("drawn: {name} = {value}");
+    }
     #[allow(clippy::disallowed_methods)] // wall time of the harness, for the speed figure only
     let started = std::time::Instant::now();
     let report = if check_determinism {
@@ -159,8 +162,12 @@ fn run_one(
     // Per run: the determinism check ran the seed twice.
     let runs = if check_determinism { 2.0 } else { 1.0 };
     let wall_s = started.elapsed().as_secs_f64() / runs;
-    for (name, value) in &report.params {
-        println!("drawn: {name} = {value}");
+    if let Some((_, points)) = report
+        .params
+        .iter()
+        .find(|(n, _)| n == "fault points enabled")
+    {
+        println!("fault points enabled: {points}");
     }
     if trace {
         for line in &report.trace {

@@ -87,7 +87,8 @@ fn timing(s: &Scenario) -> Timing {
 
 /// Runs `spec` to its end or its first safety violation or panic.
 pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
-    let scenario = &spec.scenario;
+    let (scenario, drawn) = crate::swarm::realize(&spec.scenario, spec.seed);
+    let scenario = &scenario;
     let bugs = scenario.bugs_with(&spec.bugs)?;
     let mut seeds = ChaCha8Rng::seed_from_u64(spec.seed);
     let (net_seed, raft_seed, draw_seed) = (seeds.next_u64(), seeds.next_u64(), seeds.next_u64());
@@ -103,16 +104,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     // Whatever way this function returns, the next run on this thread
     // starts without this run's chaos.
     let _uninstall = Uninstall;
-    let mut params = vec![
-        (
-            "explore.task_order".to_string(),
-            explore.task_order.to_string(),
-        ),
-        (
-            "explore.fault_points".to_string(),
-            explore.fault_points.to_string(),
-        ),
-    ];
+    let mut params = drawn;
     if explore.fault_points != node::chaos::Intensity::Off {
         params.push((
             "fault points enabled".to_string(),
@@ -387,17 +379,20 @@ impl Run<'_> {
                 }
             }
             FaultKind::LinkLatency { a, b, latency_ms } => {
+                // `leader` may name the same node as the other side: no link.
                 if let (Some(a), Some(b)) = (name(a, self), name(b, self)) {
-                    self.sim.set_link_latency(
-                        a.as_str(),
-                        b.as_str(),
-                        Duration::from_millis(*latency_ms),
-                    );
+                    if a != b {
+                        let latency = Duration::from_millis(*latency_ms);
+                        self.sim.set_link_latency(a.as_str(), b.as_str(), latency);
+                    }
                 }
             }
             FaultKind::Partition { a, b } => {
                 for x in a.iter().filter_map(|s| name(s, self)) {
                     for y in b.iter().filter_map(|s| name(s, self)) {
+                        if x == y {
+                            continue; // `leader` on one side may be a node of the other
+                        }
                         self.sim.partition(x.as_str(), y.as_str());
                     }
                 }

@@ -11,6 +11,8 @@ use std::path::Path;
 
 use node::bugs::Bugs;
 use node::chaos::Intensity;
+
+use crate::swarm::Swarm;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +37,10 @@ pub struct Scenario {
     pub bugs: Vec<String>,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
+    /// Swarm testing: the seed draws cluster size, network, exploration
+    /// and faults within these bounds (see `swarm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Swarm>,
     #[serde(default)]
     pub expect: Expect,
 }
@@ -237,6 +243,15 @@ impl Scenario {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(swarm) = &self.swarm {
+            swarm.validate()?;
+            if !self.faults.is_empty() {
+                return Err(
+                    "a scenario with [swarm] draws its own faults: remove its [[fault]] entries"
+                        .to_string(),
+                );
+            }
+        }
         positive("duration_s", self.duration_s)?;
         if self.duration_s > 24.0 * 3600.0 {
             return Err(format!(
