@@ -220,7 +220,9 @@ impl Scenario {
         self.faults.iter().map(|f| f.at_s).fold(0.0, f64::max) + self.grace_s
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks everything a run relies on (`parse` and `load` call it; an
+    /// artefact's inline scenario is checked with it too).
+    pub fn validate(&self) -> Result<(), String> {
         positive("duration_s", self.duration_s)?;
         if self.duration_s > 24.0 * 3600.0 {
             return Err(format!(
