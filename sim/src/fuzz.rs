@@ -306,7 +306,7 @@ fn plan(args: &FuzzArgs) -> Result<Plan, String> {
     let expect = args.expect.as_deref().map(parse_outcome).transpose()?;
     let mut targets: Vec<Target> = Vec::new();
     for path in &args.scenarios {
-        let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+        let scenario = Scenario::load(path).map_err(|e| one_line(&e.to_string()))?;
         scenario
             .bugs_with(&args.bugs)
             .map_err(|e| format!("--bug: {e}"))?;
@@ -352,6 +352,17 @@ fn plan(args: &FuzzArgs) -> Result<Plan, String> {
             .map_err(|e| format!("--junit {}: cannot write: {e}", junit.display()))?;
     }
     Ok(plan)
+}
+
+/// A multi-line error (TOML's, with its source snippet) as one line: the
+/// first line (file, line and column) and the last (what is wrong).
+fn one_line(e: &str) -> String {
+    let lines: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] => format!("{first}: {last}"),
+    }
 }
 
 /// Creates `dir` if needed and checks that a file can be written in it.
@@ -1153,6 +1164,16 @@ mod tests {
         assert!(!meets(Outcome::Pass, Outcome::Liveness));
         assert_eq!(parse_outcome("sometimes"), Ok(Outcome::Sometimes));
         assert!(parse_outcome("fail").is_err());
+    }
+
+    #[test]
+    fn multi_line_errors_become_one_line() {
+        let toml = "f.toml: TOML parse error at line 3, column 1\n  |\n3 | nodez = 3\n  | ^^^^^\nunknown field `nodez`\n";
+        assert_eq!(
+            one_line(toml),
+            "f.toml: TOML parse error at line 3, column 1: unknown field `nodez`"
+        );
+        assert_eq!(one_line("f.toml: cannot read"), "f.toml: cannot read");
     }
 
     #[test]
