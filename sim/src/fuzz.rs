@@ -425,7 +425,12 @@ impl Record {
 /// few seconds.
 enum Progress {
     Bar(ProgressBar),
-    Plain { every: Duration, last: Instant },
+    Plain {
+        every: Duration,
+        last: Instant,
+        /// Runs done at the last line printed.
+        printed: Option<u64>,
+    },
 }
 
 impl Progress {
@@ -444,6 +449,7 @@ impl Progress {
             Progress::Plain {
                 every: Duration::from_secs(5),
                 last: started,
+                printed: None,
             }
         }
     }
@@ -455,11 +461,16 @@ impl Progress {
                 let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!("{rate:.1} seeds/s, {failed} failed, {unmet} unmet"));
             }
-            Progress::Plain { every, last } => {
+            Progress::Plain {
+                every,
+                last,
+                printed,
+            } => {
                 #[allow(clippy::disallowed_methods)] // runner's wall clock, for progress
                 let now = Instant::now();
                 if now.duration_since(*last) >= *every {
                     *last = now;
+                    *printed = Some(done);
                     eprintln!("{}", progress_line(done, total, failed, unmet, started));
                 }
             }
@@ -475,8 +486,11 @@ impl Progress {
     }
 
     fn finish(self, done: u64, total: u64, failed: u64, unmet: u64, started: Instant) {
-        if let Progress::Bar(bar) = self {
-            bar.finish_and_clear();
+        match self {
+            Progress::Bar(bar) => bar.finish_and_clear(),
+            // The last periodic line already says it.
+            Progress::Plain { printed, .. } if printed == Some(done) => return,
+            Progress::Plain { .. } => {}
         }
         eprintln!("{}", progress_line(done, total, failed, unmet, started));
     }
