@@ -2,8 +2,11 @@
 SCENARIO ?= scenarios/fresh_start_height1.toml
 SEED ?= 1
 SIM := target/release/sim
+# make fuzz: every seed of SEEDS of every scenario of FUZZ_SCENARIOS.
+SEEDS ?= 1..1000
+FUZZ_SCENARIOS ?= $(wildcard scenarios/*.toml)
 
-.PHONY: build sim test clippy replay devnet-smoke
+.PHONY: build sim test clippy replay fuzz devnet-smoke
 
 build:
 	cargo build --release --features sim
@@ -23,6 +26,12 @@ clippy:
 replay: build
 	$(SIM) run $(SCENARIO) --seed $(SEED) $(if $(BUG),--bug $(BUG)) --log replay.log; \
 	  code=$$?; echo "log: replay.log"; exit $$code
+
+# Every seed of SEEDS of every scenario, one run per CPU at a time (JOBS=N to
+# change); each failure leaves an artefact in fuzz-artefacts/, replayed by
+# target/release/sim replay fuzz-artefacts/<scenario>-seed<N>.json
+fuzz: build
+	$(SIM) fuzz $(FUZZ_SCENARIOS) --seeds $(SEEDS) $(if $(JOBS),--jobs $(JOBS))
 
 # A real 3-node cluster on 127.0.0.1 for about 10 s: exits 0 only if a leader
 # produced blocks and both followers hold the same blocks.

@@ -4,15 +4,20 @@
 //!
 //! One file per part: [`scenario`] (the input), [`run`] (the cluster and its
 //! faults), [`trace`] (what happened), [`checkers`] (what must hold),
-//! [`verdict`] (what the user is told).
+//! [`verdict`] (what the user is told); [`fuzz`] runs many seeds in
+//! parallel and writes an [`artefact`] per failure.
 
 pub mod scenario;
 pub mod swarm;
 
 #[cfg(feature = "sim")]
+pub mod artefact;
+#[cfg(feature = "sim")]
 pub mod checkers;
 #[cfg(feature = "sim")]
 pub mod determinism;
+#[cfg(feature = "sim")]
+pub mod fuzz;
 #[cfg(feature = "sim")]
 pub mod log;
 #[cfg(feature = "sim")]

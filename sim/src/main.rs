@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use node::bugs::BUG_SWITCHES;
+use sim::fuzz::FuzzArgs;
 use sim::run::{run, RunSpec};
 use sim::scenario::Scenario;
 use sim::verdict::{exit, exit_code, summary};
@@ -15,7 +16,8 @@ use sim::verdict::{exit, exit_code, summary};
 /// the same run bit for bit (same `trace=` hash). Exit codes: 0 all
 /// invariants held, 2 bad input or usage, 10 safety violation, 11 liveness
 /// violation, 12 a node task panicked, 13 the same seed gave
-/// two different runs (`--check-determinism`).
+/// two different runs (`--check-determinism`, `replay`); `fuzz` also exits
+/// 1 when a run passed where a failure was expected, and 130 on Ctrl-C.
 #[derive(Parser)]
 #[command(name = "sim", version, propagate_version = true)]
 struct Cli {
@@ -46,8 +48,56 @@ enum Command {
         #[arg(long)]
         check_determinism: bool,
     },
+    /// Run every seed of a range of every scenario, in parallel; write an
+    /// artefact file for each run that did not meet its expected outcome.
+    ///
+    /// Expected outcome: `--expect` if given; else, with exactly one `--bug`,
+    /// the scenario's `expect.with_bug` entry for it; else `expect.outcome`.
+    /// Exits 0 if every run met it, else with the code of the first run (in
+    /// seed order) that did not (10 safety, 11 liveness, 12 panic, 1 an
+    /// unexpected pass); 130 if stopped by Ctrl-C.
+    Fuzz {
+        /// Scenario files (TOML).
+        #[arg(required = true, value_name = "SCENARIO")]
+        scenarios: Vec<PathBuf>,
+        /// Seeds, both ends included: A..B, A..=B, or one seed N.
+        #[arg(long, value_name = "A..B")]
+        seeds: String,
+        /// Turn on a pre-fix behaviour (repeatable); `sim bugs` lists them.
+        #[arg(long = "bug", value_name = "NAME")]
+        bugs: Vec<String>,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Run only shard K of N (1-based): the seeds s with (s - A) % N == K - 1.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Directory of the failure artefacts (created if needed).
+        #[arg(long, value_name = "DIR", default_value = "fuzz-artefacts")]
+        out: PathBuf,
+        /// Also write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Expected outcome of every run: pass, safety, liveness, panic or
+        /// sometimes (any outcome; failures still get artefacts).
+        #[arg(long, value_name = "OUTCOME")]
+        expect: Option<String>,
+    },
+    /// Replay a fuzz artefact: run its inline scenario at its seed with its
+    /// bugs, write the full log, and check the trace hash (exit 13 if it differs).
+    Replay {
+        /// Artefact file written by `sim fuzz`.
+        artefact: PathBuf,
+        /// Tracing log file (default: the artefact's path with `.log` for `.json`).
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+    },
     /// List the bug switches (pre-fix behaviours) the node keeps.
     Bugs,
+    /// One run of `sim fuzz`, in its own process: a JSON run on stdin, its
+    /// JSON result on stdout.
+    #[command(hide = true)]
+    FuzzWorker,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +118,28 @@ fn main() -> ExitCode {
             }
             exit::PASS
         }
+        Command::Fuzz {
+            scenarios,
+            seeds,
+            bugs,
+            jobs,
+            shard,
+            out,
+            junit,
+            expect,
+        } => sim::fuzz::fuzz(&FuzzArgs {
+            program: program.clone(),
+            scenarios,
+            seeds,
+            bugs,
+            jobs,
+            shard,
+            out,
+            junit,
+            expect,
+        }),
+        Command::Replay { artefact, log } => sim::fuzz::replay(&program, &artefact, log),
+        Command::FuzzWorker => sim::fuzz::worker(),
         Command::Run {
             scenario,
             seed,

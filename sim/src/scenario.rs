@@ -242,7 +242,9 @@ impl Scenario {
         self.faults.iter().map(|f| f.at_s).fold(0.0, f64::max) + self.grace_s
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks everything a run relies on (`parse` and `load` call it; an
+    /// artefact's inline scenario is checked with it too).
+    pub fn validate(&self) -> Result<(), String> {
         if let Some(swarm) = &self.swarm {
             swarm.validate()?;
             if !self.faults.is_empty() {

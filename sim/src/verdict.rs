@@ -14,6 +14,10 @@ pub mod exit {
     pub const PANIC: i32 = 12;
     /// `--check-determinism`: the same seed gave two different traces.
     pub const NONDETERMINISM: i32 = 13;
+    /// `sim fuzz`: a run passed where a failure was expected.
+    pub const UNEXPECTED_PASS: i32 = 1;
+    /// `sim fuzz` stopped by Ctrl-C.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 pub fn outcome(v: &Option<Violation>) -> Outcome {

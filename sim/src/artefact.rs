@@ -1,0 +1,258 @@
+//! Failure artefacts of `sim fuzz`: one JSON file per failing run, holding
+//! everything needed to replay it (`sim replay FILE`) even after the
+//! scenario file changed: the scenario itself (inline), the seed, the bug
+//! switches, and what the run gave (outcome, verdict, trace hash).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkers::Violation;
+use crate::run::{RunReport, RunSpec};
+use crate::scenario::{Outcome, Scenario};
+use crate::verdict::{describe, outcome};
+
+/// Version of the artefact format; `sim replay` refuses other versions.
+pub const FORMAT: u32 = 1;
+
+/// One failing run, as written to `<scenario-stem>-seed<N>.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artefact {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The scenario file the run came from (for people; replay uses `scenario`).
+    pub scenario_path: String,
+    /// The scenario as parsed when the run happened.
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Bug switches given with `--bug`, on top of the scenario's own `bugs`.
+    pub bugs: Vec<String>,
+    pub expected: Outcome,
+    pub outcome: Outcome,
+    /// The one-line verdict (`describe`).
+    pub verdict: String,
+    /// Hash of the run's event trace, 16 hex digits.
+    pub trace_hash: String,
+    /// Knobs of the run drawn from the seed (name, value).
+    pub params: Vec<(String, String)>,
+    /// Simulated time at the end of the run, in seconds.
+    pub sim_time_s: f64,
+    /// The command that replays this artefact.
+    pub replay: String,
+}
+
+/// What a run gave, in the form the fuzz worker process hands to the
+/// runner and artefacts keep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    /// `pass`, the safety property (`Agreement`, ...), `liveness` or `panic`.
+    pub kind: String,
+    /// The one-line verdict (`describe`).
+    pub verdict: String,
+    pub trace_hash: u64,
+    pub sim_time_s: f64,
+    pub params: Vec<(String, String)>,
+}
+
+impl RunResult {
+    pub fn of(report: &RunReport) -> RunResult {
+        let kind = match &report.violation {
+            None => "pass".to_string(),
+            Some(Violation::Safety { property, .. }) => property.to_string(),
+            Some(Violation::Liveness { .. }) => "liveness".to_string(),
+            Some(Violation::Panic { .. }) => "panic".to_string(),
+        };
+        RunResult {
+            outcome: outcome(&report.violation),
+            kind,
+            verdict: describe(&report.violation),
+            trace_hash: report.trace_hash,
+            sim_time_s: report.sim_time.as_secs_f64(),
+            params: report.params.clone(),
+        }
+    }
+}
+
+/// Hex form of a trace hash, as `sim run` prints it after `trace=`.
+pub fn hex(hash: u64) -> String {
+    format!("{hash:016x}")
+}
+
+/// `<scenario-stem>-seed<N>.json`.
+pub fn file_name(scenario_path: &Path, seed: u64) -> String {
+    format!("{}-seed{seed}.json", stem(scenario_path))
+}
+
+/// The file stem of a scenario path (`scenario` if it has none).
+pub fn stem(scenario_path: &Path) -> String {
+    scenario_path
+        .file_stem()
+        .map_or("scenario".to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+impl Artefact {
+    /// The artefact of one run; `path` is where it will be written.
+    pub fn new(
+        program: &str,
+        scenario_path: &str,
+        spec: &RunSpec,
+        expected: Outcome,
+        result: &RunResult,
+        path: &Path,
+    ) -> Artefact {
+        Artefact {
+            format: FORMAT,
+            scenario_path: scenario_path.to_string(),
+            scenario: spec.scenario.clone(),
+            seed: spec.seed,
+            bugs: spec.bugs.clone(),
+            expected,
+            outcome: result.outcome,
+            verdict: result.verdict.clone(),
+            trace_hash: hex(result.trace_hash),
+            params: result.params.clone(),
+            sim_time_s: result.sim_time_s,
+            replay: format!("{program} replay {}", path.display()),
+        }
+    }
+
+    /// Writes the artefact to `path` (through a temporary file and a
+    /// rename, so an interrupted write never leaves half a file).
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| format!("{}: cannot encode artefact: {e}", path.display()))?;
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, text + "\n")
+            .map_err(|e| format!("{}: cannot write artefact: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| format!("{}: cannot write artefact: {e}", path.display()))
+    }
+
+    /// Reads and checks an artefact: the error names the file and what is wrong.
+    pub fn read(path: &Path) -> Result<Artefact, String> {
+        let file = path.display();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+        let artefact: Artefact = serde_json::from_str(&text)
+            .map_err(|e| format!("{file}: not a sim fuzz artefact: {e}"))?;
+        if artefact.format != FORMAT {
+            return Err(format!(
+                "{file}: artefact format {} is not the format this sim reads ({FORMAT})",
+                artefact.format
+            ));
+        }
+        artefact
+            .scenario
+            .validate()
+            .map_err(|e| format!("{file}: scenario: {e}"))?;
+        artefact
+            .scenario
+            .bugs_with(&artefact.bugs)
+            .map_err(|e| format!("{file}: bugs: {e}"))?;
+        parse_hex(&artefact.trace_hash).ok_or_else(|| {
+            format!(
+                "{file}: trace_hash `{}` is not 16 hex digits",
+                artefact.trace_hash
+            )
+        })?;
+        Ok(artefact)
+    }
+
+    /// The recorded trace hash.
+    pub fn trace(&self) -> u64 {
+        parse_hex(&self.trace_hash).unwrap_or_default()
+    }
+}
+
+fn parse_hex(s: &str) -> Option<u64> {
+    if s.len() == 16 {
+        u64::from_str_radix(s, 16).ok()
+    } else {
+        None
+    }
+}
+
+/// The log file of a replay: the artefact's path without `.json`, plus `.log`.
+pub fn default_log(artefact: &Path) -> PathBuf {
+    if artefact.extension().is_some_and(|e| e == "json") {
+        artefact.with_extension("log")
+    } else {
+        let mut p = artefact.as_os_str().to_owned();
+        p.push(".log");
+        PathBuf::from(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn scenario_files() -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The inline scenario must come back exactly (floats included), or a
+    /// replay would not be the same run.
+    #[test]
+    fn every_scenario_survives_the_json_round_trip() {
+        let files = scenario_files();
+        assert!(files.len() >= 4, "{files:?}");
+        for file in files {
+            let scenario = Scenario::load(&file).unwrap();
+            let spec = RunSpec {
+                scenario: scenario.clone(),
+                seed: 7,
+                bugs: vec!["height1-deadlock".to_string()],
+                keep_trace: false,
+            };
+            let report = RunReport {
+                violation: None,
+                trace_hash: 0x00ab_cdef_0123_4567,
+                sim_time: Duration::from_millis(20_001),
+                heights: Vec::new(),
+                leader: None,
+                events: 0,
+                trace: Vec::new(),
+                params: vec![("connect_delay".to_string(), "12".to_string())],
+            };
+            let path = Path::new("out").join(file_name(&file, 7));
+            let result = RunResult::of(&report);
+            let a = Artefact::new("sim", "x.toml", &spec, Outcome::Pass, &result, &path);
+            assert_eq!(a.trace_hash, "00abcdef01234567");
+            let text = serde_json::to_string_pretty(&a).unwrap();
+            let back: Artefact = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, a, "{}", file.display());
+            assert_eq!(back.scenario, scenario);
+            assert_eq!(back.trace(), 0x00ab_cdef_0123_4567);
+            let text = serde_json::to_string(&result).unwrap();
+            assert_eq!(serde_json::from_str::<RunResult>(&text).unwrap(), result);
+        }
+    }
+
+    #[test]
+    fn names_and_log_paths() {
+        assert_eq!(
+            file_name(Path::new("scenarios/leader_crash.toml"), 12),
+            "leader_crash-seed12.json"
+        );
+        assert_eq!(
+            default_log(Path::new("a/x-seed1.json")),
+            Path::new("a/x-seed1.log")
+        );
+        assert_eq!(default_log(Path::new("a/x")), Path::new("a/x.log"));
+    }
+}
