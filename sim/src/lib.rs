@@ -13,6 +13,8 @@ pub mod swarm;
 #[cfg(feature = "sim")]
 pub mod artefact;
 #[cfg(feature = "sim")]
+pub mod bench;
+#[cfg(feature = "sim")]
 pub mod checkers;
 #[cfg(feature = "sim")]
 pub mod determinism;
@@ -22,6 +24,8 @@ pub mod fuzz;
 pub mod log;
 #[cfg(feature = "sim")]
 pub mod run;
+#[cfg(feature = "sim")]
+pub mod shrink;
 #[cfg(feature = "sim")]
 pub mod trace;
 #[cfg(feature = "sim")]

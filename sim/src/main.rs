@@ -92,6 +92,31 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
     },
+    /// Shrink a fuzz artefact: fewer faults, earlier faults, fewer nodes, a
+    /// shorter run, exploration off, while the same violation persists at
+    /// its seed; writes the result as a regression scenario (run by
+    /// `cargo test --features sim`).
+    Shrink {
+        /// Artefact file written by `sim fuzz`.
+        artefact: PathBuf,
+        /// Scenario file to write (default: scenarios/regressions/<scenario>-seed<N>.toml).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Most runs to try.
+        #[arg(long, default_value_t = 200)]
+        max_attempts: u32,
+    },
+    /// Measure the harness: seeds/s of a 60 s scenario, simulated/wall
+    /// ratio of a long 3-node run with and without faults and exploration,
+    /// the cost of exploration, and the effect of the tick size.
+    Bench {
+        /// Simulated length of the long runs, in hours.
+        #[arg(long, default_value_t = 1.0)]
+        hours: f64,
+        /// Seeds for the seeds/s figure.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+    },
     /// List the bug switches (pre-fix behaviours) the node keeps.
     Bugs,
     /// One run of `sim fuzz`, in its own process: a JSON run on stdin, its
@@ -140,6 +165,21 @@ fn main() -> ExitCode {
         }),
         Command::Replay { artefact, log } => sim::fuzz::replay(&program, &artefact, log),
         Command::FuzzWorker => sim::fuzz::worker(),
+        Command::Bench { hours, seeds } => {
+            sim::bench::bench(&sim::bench::BenchArgs { hours, seeds })
+        }
+        Command::Shrink {
+            artefact,
+            out,
+            max_attempts,
+        } => sim::shrink::shrink(
+            &program,
+            &sim::shrink::ShrinkArgs {
+                artefact,
+                out,
+                max_attempts,
+            },
+        ),
         Command::Run {
             scenario,
             seed,

@@ -23,8 +23,6 @@ use crate::trace::{Record, Recorder, What};
 
 /// Port every node listens on, inside its own simulated host.
 const PORT: u16 = 7000;
-/// Simulated time per turmoil step.
-const TICK: Duration = Duration::from_millis(1);
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -117,7 +115,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let mut sim = turmoil::Builder::new()
         .rng_seed(net_seed)
         .epoch(UNIX_EPOCH + Duration::from_secs(1_767_225_600))
-        .tick_duration(TICK)
+        .tick_duration(Duration::from_millis(scenario.tick_ms))
         .simulation_duration(duration + Duration::from_secs(60))
         .min_message_latency(Duration::from_millis(lat_lo))
         .max_message_latency(Duration::from_millis(lat_hi))

@@ -25,6 +25,11 @@ pub struct Scenario {
     /// The liveness phase opens this long after the last fault (or the start).
     #[serde(default = "default_grace_s")]
     pub grace_s: f64,
+    /// Simulated time per simulation step, in ms. Coarser steps run faster
+    /// but blur the order of events closer than a step (`sim bench`
+    /// measures the trade-off).
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
     #[serde(default)]
     pub cluster: Cluster,
     #[serde(default)]
@@ -47,6 +52,10 @@ pub struct Scenario {
 
 fn default_grace_s() -> f64 {
     8.0
+}
+
+fn default_tick_ms() -> u64 {
+    1
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,6 +197,10 @@ pub struct Expect {
     /// With one more bug switch on, by switch name.
     #[serde(default)]
     pub with_bug: BTreeMap<String, Outcome>,
+    /// The seeds `cargo test` runs this file at (default: 1 to 4); a
+    /// regression scenario names the seed it fails at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
 }
 
 /// A scenario that failed to load: where and why.
@@ -262,6 +275,12 @@ impl Scenario {
             ));
         }
         non_negative("grace_s", self.grace_s)?;
+        if !(1..=100).contains(&self.tick_ms) {
+            return Err(format!(
+                "tick_ms = {} must be between 1 and 100",
+                self.tick_ms
+            ));
+        }
         let c = &self.cluster;
         if !(1..=9).contains(&c.nodes) {
             return Err(format!(

@@ -393,3 +393,48 @@ fn bad_input_exits_2_with_one_clear_line() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
 }
+
+/// `sim shrink` on a fuzz artefact writes a scenario with no more faults
+/// than the original, which fails with the same violation at its seed.
+#[test]
+fn shrink_writes_a_smaller_scenario_that_fails_the_same_way() {
+    let dir = TempDir::new("shrink");
+    let out = sim(&[
+        "fuzz",
+        HEIGHT1,
+        "--bug",
+        "height1-deadlock",
+        "--expect",
+        "pass",
+        "--seeds",
+        "3",
+        "--out",
+        &dir.s("art"),
+    ]);
+    assert_eq!(out.status.code(), Some(11), "{:?}", text(&out));
+    let artefact = dir.path("art").join("fresh_start_height1-seed3.json");
+    let shrunk = dir.path("regression.toml");
+    let out = sim(&[
+        "shrink",
+        &artefact.to_string_lossy(),
+        "--out",
+        &shrunk.to_string_lossy(),
+        "--max-attempts",
+        "12",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("attempt"), "progress is shown: {stderr}");
+    assert!(stdout.contains("shrunk: faults"), "{stdout}");
+    let scenario = sim::scenario::Scenario::load(&shrunk).expect("the shrunk scenario loads");
+    let original = sim::scenario::Scenario::load(Path::new(HEIGHT1)).unwrap();
+    assert!(scenario.faults.len() <= original.faults.len());
+    assert!(scenario.duration_s <= original.duration_s);
+    assert_eq!(scenario.expect.seeds, vec![3]);
+    assert_eq!(scenario.bugs, vec!["height1-deadlock".to_string()]);
+    let out = sim(&["run", &shrunk.to_string_lossy(), "--seed", "3"]);
+    assert_eq!(out.status.code(), Some(11), "{:?}", text(&out));
+
+    let out = sim(&["shrink", &dir.s("missing.json")]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -56,7 +56,12 @@ fn check(file: &Path, scenario: &Scenario, bugs: &[String], expected: Outcome) {
         );
         return;
     }
-    for seed in SEEDS {
+    let seeds: Vec<u64> = if scenario.expect.seeds.is_empty() {
+        SEEDS.collect()
+    } else {
+        scenario.expect.seeds.clone()
+    };
+    for seed in seeds {
         let report = run_at(scenario, seed, bugs);
         assert_eq!(
             outcome(&report.violation),
