@@ -79,22 +79,28 @@ pub async fn guarded<F: Future>(
 /// Text of a panic payload (`panic!` gives a `&str` or a `String`), with
 /// where it panicked if [`record_panic_locations`] is on.
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    let text = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    };
+    let text = panic_text(payload);
     match LAST_PANIC_AT.with(|l| l.take()) {
         Some(at) => format!("{text} (at {at})"),
         None => text,
     }
 }
 
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
 thread_local! {
     /// Where the last panic on this thread happened (see below).
     static LAST_PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// The first panic outside any node task (see below).
+    static FIRST_UNCAUGHT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// Inside a [`Guarded`] poll, whose panics are caught and reported.
     static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
@@ -104,16 +110,32 @@ thread_local! {
 /// [`panic_message`], instead of printing itself (and maybe a backtrace) to
 /// stderr. Any other panic goes to the default hook.
 pub fn record_panic_locations() {
-    let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if CATCHING.with(|c| c.get()) == 0 {
-            return default(info);
-        }
         let at = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()));
-        LAST_PANIC_AT.with(|l| *l.borrow_mut() = at);
+        if CATCHING.with(|c| c.get()) > 0 {
+            LAST_PANIC_AT.with(|l| *l.borrow_mut() = at);
+            return;
+        }
+        // Outside a node task (openraft's own tasks, or the harness): one
+        // line, and the first such panic is kept for the verdict.
+        let text = format!(
+            "{} (at {})",
+            panic_text(info.payload()),
+            at.unwrap_or_else(|| "unknown place".to_string())
+        );
+        eprintln!("panic: {text}");
+        FIRST_UNCAUGHT.with(|f| {
+            f.borrow_mut().get_or_insert(text);
+        });
     }));
+}
+
+/// The first panic outside a node task since the last call, with its place
+/// (the runtime that caught it reports only that "a task panicked").
+pub fn take_first_uncaught_panic() -> Option<String> {
+    FIRST_UNCAUGHT.with(|f| f.borrow_mut().take())
 }
 
 struct Guarded<F> {

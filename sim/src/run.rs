@@ -93,6 +93,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let chaos_seed = seeds.next_u64();
     let mut draw = ChaCha8Rng::seed_from_u64(draw_seed);
     node::raft::seed_rng(raft_seed);
+    let _ = node::task::take_first_uncaught_panic();
     let explore = &scenario.explore;
     let enabled_points = node::chaos::install(node::chaos::Settings {
         seed: chaos_seed,
@@ -210,7 +211,8 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(format!("simulation error: {e}")),
             Err(payload) => {
-                let message = node::task::panic_message(&*payload);
+                let message = node::task::take_first_uncaught_panic()
+                    .unwrap_or_else(|| node::task::panic_message(&*payload));
                 run.checker.violation.get_or_insert(Violation::Panic {
                     node: 0,
                     task: "runtime".to_string(),

@@ -102,7 +102,10 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     s.cluster.nodes = rng.gen_range(swarm.nodes[0]..=swarm.nodes[1]);
     knob("cluster.nodes", s.cluster.nodes.to_string());
     let lat_lo = rng.gen_range(1..=5);
-    let lat_hi = lat_lo + [0, 5, 20, 60][rng.gen_range(0..4)];
+    // A round trip must stay under raft's heartbeat (100 ms): openraft 0.9
+    // times an AppendEntries out after one heartbeat interval, so a slower
+    // steady link is a cluster that can never replicate, not a fault.
+    let lat_hi = lat_lo + [0, 5, 20, 40][rng.gen_range(0..4)];
     s.network.latency_ms = [lat_lo, lat_hi];
     knob("network.latency_ms", format!("[{lat_lo}, {lat_hi}]"));
     let cd_hi = [0, 0, 500, 2000, 4000][rng.gen_range(0..5)];
@@ -204,7 +207,7 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
                     let back = FaultKind::LinkLatency {
                         a,
                         b,
-                        latency_ms: lat_hi,
+                        latency_ms: lat_lo,
                     };
                     faults.push(fault(until, back));
                 }

@@ -33,8 +33,30 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError<NodeId>> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        // After a follower's log went back (a `fresh_start` empties a disk),
+        // openraft can ask for an inverted range such as 19..18, which
+        // `BTreeMap::range` panics on: it holds no entries.
+        let start = match range.start_bound() {
+            Included(&s) => s,
+            Excluded(&s) => s.saturating_add(1),
+            Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Included(&e) => e.saturating_add(1),
+            Excluded(&e) => e,
+            Unbounded => u64::MAX,
+        };
+        if start >= end {
+            return Ok(Vec::new());
+        }
         let disk = self.disk.lock();
-        Ok(disk.raft.log.range(range).map(|(_, e)| e.clone()).collect())
+        Ok(disk
+            .raft
+            .log
+            .range(start..end)
+            .map(|(_, e)| e.clone())
+            .collect())
     }
 }
 
@@ -121,5 +143,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             disk.raft.purged = Some(log_id);
         }
         self.persist()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::RaftLogReader;
+
+    use super::*;
+
+    /// Regression (swarm seed 242): after two members restarted with empty
+    /// disks, openraft asked for an inverted range and `BTreeMap::range`
+    /// panicked inside raft's core task, taking the node down.
+    #[tokio::test]
+    async fn an_inverted_or_empty_range_holds_no_entries() {
+        let mut store = LogStore::new(DiskHandle::in_memory());
+        #[allow(clippy::reversed_empty_ranges)] // the point of the test
+        let inverted = store.try_get_log_entries(19..18).await.unwrap();
+        assert!(inverted.is_empty());
+        assert!(store.try_get_log_entries(5..5).await.unwrap().is_empty());
+        assert!(store.try_get_log_entries(7..=6).await.unwrap().is_empty());
     }
 }

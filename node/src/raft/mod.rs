@@ -61,7 +61,15 @@ pub async fn start(
         ..Config::default()
     };
     let raft_config = Arc::new(raft_config.validate()?);
-    let network = Network::new(config.timing.send_timeout.max(config.timing.raft_heartbeat));
+    // A request fails only after half an election timeout: with a floor of
+    // the heartbeat (100 ms), every request timed out once the round trip
+    // of a slow link passed it, each timeout also dropped the connection,
+    // and the cluster never recovered (found by swarm seed 191).
+    let network = Network::new(
+        (t.election_timeout_min / 2)
+            .max(config.timing.send_timeout)
+            .max(config.timing.raft_heartbeat),
+    );
     let log_store = LogStore::new(disk);
     let state_machine = StateMachine::new(applied, raft_height);
     let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
