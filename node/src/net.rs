@@ -160,23 +160,30 @@ impl RpcClient {
     /// Sends `req` and waits for its response, all within `timeout`.
     pub async fn call(&self, req: &Request, timeout: Duration) -> io::Result<Response> {
         let mut slot = self.conn.lock().await;
+        // The connection is out of the slot while a request is on it: if
+        // this future is dropped midway (openraft times its RPCs out
+        // itself), the connection goes with it instead of staying behind
+        // with an unread response that the next request would take as its
+        // own. It goes back only after a whole exchange.
+        let taken = slot.take();
         let attempt = async {
-            let conn = match slot.as_mut() {
+            let mut conn = match taken {
                 Some(conn) => conn,
-                None => slot.insert(connect(&self.addr).await?),
+                None => connect(&self.addr).await?,
             };
-            write_frame(conn, req).await?;
-            read_frame::<Response>(conn)
+            write_frame(&mut conn, req).await?;
+            let resp = read_frame::<Response>(&mut conn)
                 .await?
-                .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed"))
+                .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed"))?;
+            Ok((conn, resp))
         };
-        let result = match tokio::time::timeout(timeout, attempt).await {
-            Ok(result) => result,
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(Ok((conn, resp))) => {
+                *slot = Some(conn);
+                Ok(resp)
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "request timed out")),
-        };
-        if result.is_err() {
-            *slot = None;
         }
-        result
     }
 }

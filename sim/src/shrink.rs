@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::artefact::Artefact;
 use crate::checkers::Violation;
 use crate::run::{run, RunSpec};
-use crate::scenario::{Outcome, Scenario};
+use crate::scenario::{FaultKind, Outcome, Scenario};
 use crate::verdict::{describe, exit};
 
 /// What must persist: the outcome and its kind (safety property name,
@@ -52,7 +52,10 @@ struct Shrinker {
 impl Shrinker {
     /// Runs `candidate`; keeps it if it is valid and fails the same way.
     fn try_keep(&mut self, what: &str, candidate: Scenario) -> bool {
-        if self.attempts >= self.max_attempts || candidate.validate().is_err() {
+        if self.attempts >= self.max_attempts
+            || candidate.validate().is_err()
+            || leaves_a_fault_active(&candidate)
+        {
             return false;
         }
         self.attempts += 1;
@@ -164,7 +167,13 @@ impl Shrinker {
         }
         let from = self.best.liveness_from_s();
         let tail = self.best.duration_s - from;
-        if tail > 2.0 {
+        // A liveness verdict needs a liveness phase long enough to mean it.
+        let min_tail: f64 = if self.target.outcome == Outcome::Liveness {
+            10.0
+        } else {
+            2.0
+        };
+        if tail / 2.0 >= min_tail.min(tail) && tail > 2.0 {
             let mut c = self.best.clone();
             c.duration_s = ((from + tail / 2.0) * 1000.0).round() / 1000.0;
             let what = format!("duration {} s", c.duration_s);
@@ -172,6 +181,26 @@ impl Shrinker {
         }
         kept_any
     }
+}
+
+/// Whether the run ends with a fault still in force (a partition never
+/// healed, loss never set back to 0, a crashed node never restarted): such a
+/// candidate fails for another reason than the original, so it is skipped.
+fn leaves_a_fault_active(s: &Scenario) -> bool {
+    let mut faults: Vec<&crate::scenario::Fault> = s.faults.iter().collect();
+    faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    let (mut partitioned, mut lossy, mut crashed) = (false, false, 0i32);
+    for f in faults {
+        match &f.kind {
+            FaultKind::Partition { .. } => partitioned = true,
+            FaultKind::Heal {} => partitioned = false,
+            FaultKind::Loss { rate } => lossy = *rate > 0.0,
+            FaultKind::Crash { .. } => crashed += 1,
+            FaultKind::Restart { node } if node == "crashed" => crashed = (crashed - 1).max(0),
+            _ => {}
+        }
+    }
+    partitioned || lossy || crashed > 0
 }
 
 /// Options of `sim shrink`.
