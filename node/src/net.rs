@@ -3,6 +3,8 @@
 //! run time, so one binary can do both).
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -12,6 +14,7 @@ use openraft::raft::{
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
 
 use crate::block::Block;
 use crate::raft::{NodeId, TypeConfig};
@@ -140,16 +143,29 @@ pub async fn read_frame<T: DeserializeOwned>(conn: &mut BoxConn) -> io::Result<O
 
 /// A client of one peer: one connection, reused by sequential calls and
 /// dropped on any error (the next call reconnects).
+///
+/// The connection is set up in its own task: openraft gives a whole RPC one
+/// heartbeat (100 ms) and drops it after that, so on a link whose round
+/// trip is over 50 ms a connect inside the call (two round trips with the
+/// request) never finished, and the peer on that link was never reached
+/// again (found by `partition_heal` seed 29: a 40 ms link).
 pub struct RpcClient {
     addr: String,
-    conn: tokio::sync::Mutex<Option<BoxConn>>,
+    conn: Arc<tokio::sync::Mutex<Option<BoxConn>>>,
+    connecting: Arc<AtomicBool>,
+    connected: Arc<Notify>,
 }
+
+/// Bound of one background connection attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl RpcClient {
     pub fn new(addr: String) -> RpcClient {
         RpcClient {
             addr,
-            conn: tokio::sync::Mutex::new(None),
+            conn: Arc::new(tokio::sync::Mutex::new(None)),
+            connecting: Arc::new(AtomicBool::new(false)),
+            connected: Arc::new(Notify::new()),
         }
     }
 
@@ -157,27 +173,62 @@ impl RpcClient {
         &self.addr
     }
 
+    /// Starts setting up the connection, unless that is under way.
+    fn connect_in_background(&self) {
+        if self.connecting.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (addr, slot) = (self.addr.clone(), Arc::clone(&self.conn));
+        let (connecting, connected) = (Arc::clone(&self.connecting), Arc::clone(&self.connected));
+        crate::task::spawn_unguarded(async move {
+            if let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_TIMEOUT, connect(&addr)).await {
+                slot.lock().await.get_or_insert(conn);
+            }
+            connecting.store(false, Ordering::SeqCst);
+            connected.notify_waiters();
+        });
+    }
+
+    /// Waits until a connection is in the slot or the attempt ended.
+    async fn wait_connected(&self) {
+        loop {
+            let notified = self.connected.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.conn.lock().await.is_some() || !self.connecting.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Sends `req` and waits for its response, all within `timeout`.
     pub async fn call(&self, req: &Request, timeout: Duration) -> io::Result<Response> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        if self.conn.lock().await.is_none() {
+            self.connect_in_background();
+            let _ = tokio::time::timeout_at(deadline, self.wait_connected()).await;
+        }
         let mut slot = self.conn.lock().await;
         // The connection is out of the slot while a request is on it: if
         // this future is dropped midway (openraft times its RPCs out
         // itself), the connection goes with it instead of staying behind
         // with an unread response that the next request would take as its
         // own. It goes back only after a whole exchange.
-        let taken = slot.take();
+        let Some(mut conn) = slot.take() else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("not connected to {} yet", self.addr),
+            ));
+        };
         let attempt = async {
-            let mut conn = match taken {
-                Some(conn) => conn,
-                None => connect(&self.addr).await?,
-            };
             write_frame(&mut conn, req).await?;
             let resp = read_frame::<Response>(&mut conn)
                 .await?
                 .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed"))?;
             Ok((conn, resp))
         };
-        match tokio::time::timeout(timeout, attempt).await {
+        match tokio::time::timeout_at(deadline, attempt).await {
             Ok(Ok((conn, resp))) => {
                 *slot = Some(conn);
                 Ok(resp)
