@@ -210,8 +210,18 @@ async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: UnboundedSender<Bl
 }
 
 /// Answers requests on one connection until the peer closes it or a frame is bad.
+/// A connection with no request for this long is closed (the client
+/// reconnects on its next call). A peer that crashed, or dropped its side
+/// while a partition ate the FIN, leaves a half-open connection behind;
+/// without this it stayed open for good, and a later connection from the
+/// same address and port (turmoil wraps its ephemeral ports in long runs)
+/// collided with it.
+const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(20);
+
 async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>, gossip: UnboundedSender<Block>) {
-    while let Ok(Some(req)) = read_frame::<Request>(&mut conn).await {
+    while let Ok(Ok(Some(req))) =
+        tokio::time::timeout(IDLE_CONNECTION, read_frame::<Request>(&mut conn)).await
+    {
         let resp = handle(&ctx, &gossip, req).await;
         if write_frame(&mut conn, &resp).await.is_err() {
             return;
