@@ -32,8 +32,8 @@ struct Worker {
 }
 
 impl Worker {
-    /// Stops the services, then the work. The service stop may race with a
-    /// syncer start still in flight (bug 2).
+    /// Stops the work, then its sync service. The service stop may race
+    /// with a syncer start still in flight in another task (bug 2).
     async fn stop(self) {
         self.task.abort();
         self.sync.stop().await;

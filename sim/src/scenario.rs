@@ -256,6 +256,27 @@ impl Scenario {
         Ok(bugs)
     }
 
+    /// Whether the run ends with a fault still in force: a partition never
+    /// healed, loss never set back to 0, a crashed node never restarted
+    /// (`restart` of `crashed`). Swarm never draws such a run; the shrinker
+    /// skips such candidates, which would fail for another reason.
+    pub fn leaves_a_fault_in_force(&self) -> bool {
+        let mut faults: Vec<&Fault> = self.faults.iter().collect();
+        faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        let (mut partitioned, mut lossy, mut crashed) = (false, false, 0i32);
+        for f in faults {
+            match &f.kind {
+                FaultKind::Partition { .. } => partitioned = true,
+                FaultKind::Heal {} => partitioned = false,
+                FaultKind::Loss { rate } => lossy = *rate > 0.0,
+                FaultKind::Crash { .. } => crashed += 1,
+                FaultKind::Restart { node } if node == "crashed" => crashed = (crashed - 1).max(0),
+                _ => {}
+            }
+        }
+        partitioned || lossy || crashed > 0
+    }
+
     /// When the liveness phase opens.
     pub fn liveness_from_s(&self) -> f64 {
         self.faults.iter().map(|f| f.at_s).fold(0.0, f64::max) + self.grace_s

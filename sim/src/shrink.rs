@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::artefact::Artefact;
 use crate::checkers::Violation;
 use crate::run::{run, RunSpec};
-use crate::scenario::{FaultKind, Outcome, Scenario};
+use crate::scenario::{Outcome, Scenario};
 use crate::verdict::{describe, exit};
 
 /// What must persist: the outcome and its kind (safety property name,
@@ -54,7 +54,7 @@ impl Shrinker {
     fn try_keep(&mut self, what: &str, candidate: Scenario) -> bool {
         if self.attempts >= self.max_attempts
             || candidate.validate().is_err()
-            || leaves_a_fault_active(&candidate)
+            || candidate.leaves_a_fault_in_force()
         {
             return false;
         }
@@ -181,26 +181,6 @@ impl Shrinker {
         }
         kept_any
     }
-}
-
-/// Whether the run ends with a fault still in force (a partition never
-/// healed, loss never set back to 0, a crashed node never restarted): such a
-/// candidate fails for another reason than the original, so it is skipped.
-fn leaves_a_fault_active(s: &Scenario) -> bool {
-    let mut faults: Vec<&crate::scenario::Fault> = s.faults.iter().collect();
-    faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-    let (mut partitioned, mut lossy, mut crashed) = (false, false, 0i32);
-    for f in faults {
-        match &f.kind {
-            FaultKind::Partition { .. } => partitioned = true,
-            FaultKind::Heal {} => partitioned = false,
-            FaultKind::Loss { rate } => lossy = *rate > 0.0,
-            FaultKind::Crash { .. } => crashed += 1,
-            FaultKind::Restart { node } if node == "crashed" => crashed = (crashed - 1).max(0),
-            _ => {}
-        }
-    }
-    partitioned || lossy || crashed > 0
 }
 
 /// Options of `sim shrink`.
