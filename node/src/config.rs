@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::bugs::Bugs;
+use crate::hooks::bugs::Bugs;
 
 /// A peer of the raft group and of p2p; every sequencer is both.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,13 +15,13 @@ use openraft::ServerState;
 use tokio::sync::oneshot;
 use tokio::time::MissedTickBehavior;
 
-use crate::chaos;
-use crate::node::{NodeCtx, NodeExit};
-use crate::observe::{Event, Phase, StartedBy};
+use crate::ctx::{NodeCtx, NodeExit};
+use crate::hooks::chaos;
+use crate::hooks::observe::{Event, Phase, StartedBy};
+use crate::hooks::task;
 use crate::producer::{self, Stopped};
-use crate::raft::NodeId;
 use crate::sync::{Role, SyncService};
-use crate::task;
+use crate::types::NodeId;
 
 /// The work a node does in one role.
 struct Worker {

@@ -3,38 +3,44 @@
 //!
 //! The same code runs for real (tokio, TCP on loopback, on-disk store) and
 //! inside the `sim` harness (turmoil network and clock). Everything the
-//! simulation must see or steer goes through [`observe::Observer`] and
-//! [`faults::Faults`], both inert in real mode.
+//! simulation must see or steer goes through [`hooks`] (among them
+//! [`hooks::observe::Observer`] and [`hooks::faults::Faults`]), inert in real mode.
 //!
 //! Module map (Go names of the modelled system in brackets):
 //! - [`block`]: blocks and their hashes;
+//! - [`types`]: the raft group's types (node ids, log entries, apply results, the raft handle);
+//! - [`config`]: identity, peers, timings and bug switches of one node;
 //! - [`store`]: blocks and raft state, with an explicit sync (badger store);
 //! - [`net`]: framed request/response transport, real TCP or turmoil;
 //! - [`raft`]: the openraft group whose log carries blocks (hashicorp/raft + FSM);
+//! - `runtime` (private, re-exported by [`raft`]): openraft's runtime, its generator seeded;
 //! - [`p2p`]: background peer connections, exchange and gossip (libp2p host);
 //! - [`sync`]: the sync service start sequence and the syncer (`SyncService`);
+//! - [`ctx`]: what the parts of a running node share, and why a node stops;
+//! - [`server`]: answers the other nodes (raft RPCs, exchange, gossip, status);
 //! - [`producer`]: block production on the leader (`ProduceBlock`);
 //! - [`election`]: the leader election loop (`DynamicLeaderElection.Run`);
-//! - [`chaos`]: simulation-only task-order exploration and fault points;
-//! - [`task`]: the one way to start a task (panics reported, order explored);
-//! - [`node`]: wiring of one node, start order as in the reference.
+//! - [`node`]: wiring of one node, start order as in the reference;
+//! - [`agreement`]: the Agreement property, one block per height (sim checker, devnet);
+//! - [`hooks`]: simulation hooks, inert in real mode (events, faults, chaos, tasks, clock, bugs).
 
+pub mod agreement;
 pub mod block;
-pub mod bugs;
-pub mod chaos;
-pub mod clock;
 pub mod config;
+pub mod ctx;
 pub mod election;
-pub mod faults;
+pub mod hooks;
 pub mod net;
 pub mod node;
-pub mod observe;
 pub mod p2p;
 pub mod producer;
 pub mod raft;
+mod runtime;
+pub mod server;
 pub mod store;
 pub mod sync;
-pub mod task;
+pub mod types;
 
 pub use config::{NodeConfig, PeerConfig, Timing};
-pub use node::{run_node, NodeExit};
+pub use ctx::NodeExit;
+pub use node::run_node;

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::block::Block;
-use crate::raft::{NodeId, TypeConfig};
+use crate::types::{NodeId, TypeConfig};
 
 /// Largest frame accepted; a larger length prefix means a corrupt stream.
 const MAX_FRAME_BYTES: usize = 16 << 20;
@@ -180,7 +180,7 @@ impl RpcClient {
         }
         let (addr, slot) = (self.addr.clone(), Arc::clone(&self.conn));
         let (connecting, connected) = (Arc::clone(&self.connecting), Arc::clone(&self.connected));
-        crate::task::spawn_unguarded(async move {
+        crate::hooks::task::spawn_unguarded(async move {
             if let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_TIMEOUT, connect(&addr)).await {
                 slot.lock().await.get_or_insert(conn);
             }

@@ -13,11 +13,11 @@ use tokio::task::JoinHandle;
 
 use crate::block::Block;
 use crate::config::{PeerConfig, Timing};
-use crate::faults::Faults;
+use crate::hooks::faults::Faults;
+use crate::hooks::observe::{Event, Reporter};
+use crate::hooks::task;
 use crate::net::{Request, Response, RpcClient};
-use crate::observe::{Event, Reporter};
-use crate::raft::NodeId;
-use crate::task;
+use crate::types::NodeId;
 
 struct Peer {
     id: NodeId,

@@ -9,12 +9,12 @@ use openraft::error::{ClientWriteError, RaftError};
 use tokio::time::{timeout, MissedTickBehavior};
 
 use crate::block::Block;
-use crate::chaos;
-use crate::clock;
-use crate::node::NodeCtx;
-use crate::observe::{Event, Phase};
-use crate::raft::ApplyResult;
+use crate::ctx::NodeCtx;
+use crate::hooks::chaos;
+use crate::hooks::clock;
+use crate::hooks::observe::{Event, Phase};
 use crate::sync::SyncService;
+use crate::types::ApplyResult;
 
 /// Why production stopped.
 #[derive(Debug)]

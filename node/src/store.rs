@@ -14,8 +14,8 @@ use openraft::{LogId, Vote};
 use serde::{Deserialize, Serialize};
 
 use crate::block::Block;
-use crate::observe::{Event, Reporter};
-use crate::raft::{Entry, NodeId};
+use crate::hooks::observe::{Event, Reporter};
+use crate::types::{Entry, NodeId};
 
 /// What survives a crash.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -36,13 +36,13 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 use crate::block::Block;
-use crate::chaos;
 use crate::config::Timing;
-use crate::observe::{Event, Phase, Reporter, StartedBy};
+use crate::hooks::chaos;
+use crate::hooks::observe::{Event, Phase, Reporter, StartedBy};
+use crate::hooks::task;
 use crate::p2p::P2p;
-use crate::raft::NodeId;
 use crate::store::{PutError, Store};
-use crate::task;
+use crate::types::NodeId;
 
 /// How often a running syncer drains its inbox.
 const SYNCER_POLL: Duration = Duration::from_millis(50);

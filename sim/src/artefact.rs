@@ -7,13 +7,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkers::Violation;
 use crate::run::{RunReport, RunSpec};
-use crate::scenario::{Outcome, Scenario};
-use crate::verdict::{describe, outcome};
+use crate::scenario::Scenario;
+use crate::trace;
+use crate::verdict::{describe, Kind, Outcome};
 
 /// Version of the artefact format; `sim replay` refuses other versions.
-pub const FORMAT: u32 = 1;
+/// It follows the trace encoding ([`trace::FORMAT`]): an artefact's trace
+/// hash means something only to a `sim` that encodes traces the same way.
+/// 1: hashes over `Debug` lines; 2: the explicit encoding.
+pub const FORMAT: u32 = trace::FORMAT;
 
 /// One failing run, as written to `<scenario-stem>-seed<N>.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,7 +52,7 @@ pub struct Artefact {
 pub struct RunResult {
     pub outcome: Outcome,
     /// `pass`, the safety property (`Agreement`, ...), `liveness` or `panic`.
-    pub kind: String,
+    pub kind: Kind,
     /// The one-line verdict (`describe`).
     pub verdict: String,
     pub trace_hash: u64,
@@ -59,16 +62,11 @@ pub struct RunResult {
 
 impl RunResult {
     pub fn of(report: &RunReport) -> RunResult {
-        let kind = match &report.violation {
-            None => "pass".to_string(),
-            Some(Violation::Safety { property, .. }) => property.to_string(),
-            Some(Violation::Liveness { .. }) => "liveness".to_string(),
-            Some(Violation::Panic { .. }) => "panic".to_string(),
-        };
+        let kind = Kind::of(report.violation.as_ref());
         RunResult {
-            outcome: outcome(&report.violation),
+            outcome: kind.outcome(),
             kind,
-            verdict: describe(&report.violation),
+            verdict: describe(report.violation.as_ref()),
             trace_hash: report.trace_hash,
             sim_time_s: report.sim_time.as_secs_f64(),
             params: report.params.clone(),
@@ -138,14 +136,27 @@ impl Artefact {
         let file = path.display();
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
-        let artefact: Artefact = serde_json::from_str(&text)
+        // The format first: an artefact of another version may not parse
+        // as this one, and its trace hash would not match a replay's.
+        let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| format!("{file}: not a sim fuzz artefact: {e}"))?;
-        if artefact.format != FORMAT {
-            return Err(format!(
-                "{file}: artefact format {} is not the format this sim reads ({FORMAT})",
-                artefact.format
-            ));
+        match value.get("format").and_then(serde_json::Value::as_u64) {
+            Some(f) if f == u64::from(FORMAT) => {}
+            Some(f) => {
+                return Err(format!(
+                    "{file}: artefact format {f}, but this sim reads format {FORMAT} \
+                     (its trace hashes are computed another way): rerun the seed with \
+                     `sim run` or `sim fuzz` to get a new artefact"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "{file}: not a sim fuzz artefact: no `format` field"
+                ))
+            }
         }
+        let artefact: Artefact = serde_json::from_value(value)
+            .map_err(|e| format!("{file}: not a sim fuzz artefact: {e}"))?;
         artefact
             .scenario
             .validate()
@@ -203,6 +214,20 @@ mod tests {
             .collect();
         files.sort();
         files
+    }
+
+    #[test]
+    fn an_artefact_of_another_format_is_refused_naming_both_versions() {
+        let dir = std::env::temp_dir().join(format!("sim-artefact-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("old.json");
+        std::fs::write(&file, "{\"format\": 1, \"seed\": 3}").unwrap();
+        let e = Artefact::read(&file).unwrap_err();
+        assert!(
+            e.contains("artefact format 1") && e.contains(&format!("format {FORMAT}")),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// The inline scenario must come back exactly (floats included), or a

@@ -2,20 +2,22 @@
 //! on turmoil's simulated network and clock, driven by one seed, injects the
 //! faults of a scenario file and checks the invariants.
 //!
-//! One file per part: [`scenario`] (the input), [`run`] (the cluster and its
-//! faults), [`trace`] (what happened), [`checkers`] (what must hold),
-//! [`verdict`] (what the user is told); [`fuzz`] runs many seeds in
-//! parallel and writes an [`artefact`] per failure.
+//! The pipeline, one module per stage: [`scenario`] (the input, its faults
+//! and swarm draws) → [`run`] (the step loop, the cluster, fault injection,
+//! the run's seeds) → [`trace`] (what happened, and its hash) → [`check`]
+//! (what must hold, one file per property family) → [`verdict`] (outcome,
+//! kind and exit code: the only mapping). Around it: [`fuzz`] (many seeds
+//! in parallel) writes an [`artefact`] per failure, [`shrink`] makes one
+//! small, [`determinism`] reruns a seed and names the first difference,
+//! [`log`] is the run's tracing log; [`cmd`] holds the commands.
 
 pub mod scenario;
-pub mod swarm;
 
 #[cfg(feature = "sim")]
 pub mod artefact;
+pub mod check;
 #[cfg(feature = "sim")]
-pub mod bench;
-#[cfg(feature = "sim")]
-pub mod checkers;
+pub mod cmd;
 #[cfg(feature = "sim")]
 pub mod determinism;
 #[cfg(feature = "sim")]
@@ -28,5 +30,4 @@ pub mod run;
 pub mod shrink;
 #[cfg(feature = "sim")]
 pub mod trace;
-#[cfg(feature = "sim")]
 pub mod verdict;

@@ -1,14 +1,13 @@
-//! `sim`: run scenarios of the HA sequencer on a simulated cluster.
+//! `sim`: run scenarios of the HA sequencer on a simulated cluster. This
+//! file is the command line only; each command lives in `sim::cmd`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use node::bugs::BUG_SWITCHES;
-use sim::fuzz::FuzzArgs;
-use sim::run::{run, RunSpec};
-use sim::scenario::Scenario;
-use sim::verdict::{exit, exit_code, summary};
+use sim::cmd;
+use sim::fuzz::plan::FuzzArgs;
+use sim::verdict::exit;
 
 /// Deterministic simulation of a raft-replicated sequencer cluster.
 ///
@@ -135,14 +134,9 @@ fn main() -> ExitCode {
     };
     let program = std::env::args().next().unwrap_or_else(|| "sim".to_string());
     // Node panics are caught and reported in the verdict, with their place.
-    node::task::record_panic_locations();
+    node::hooks::task::record_panic_locations();
     let code = match cli.command {
-        Command::Bugs => {
-            for (name, what) in BUG_SWITCHES {
-                println!("{name}\n    {what}");
-            }
-            exit::PASS
-        }
+        Command::Bugs => cmd::bugs(),
         Command::Fuzz {
             scenarios,
             seeds,
@@ -152,7 +146,7 @@ fn main() -> ExitCode {
             out,
             junit,
             expect,
-        } => sim::fuzz::fuzz(&FuzzArgs {
+        } => cmd::fuzz::fuzz(&FuzzArgs {
             program: program.clone(),
             scenarios,
             seeds,
@@ -163,18 +157,18 @@ fn main() -> ExitCode {
             junit,
             expect,
         }),
-        Command::Replay { artefact, log } => sim::fuzz::replay(&program, &artefact, log),
-        Command::FuzzWorker => sim::fuzz::worker(),
+        Command::Replay { artefact, log } => cmd::replay::replay(&program, &artefact, log),
+        Command::FuzzWorker => sim::fuzz::worker::worker(),
         Command::Bench { hours, seeds } => {
-            sim::bench::bench(&sim::bench::BenchArgs { hours, seeds })
+            cmd::bench::bench(&cmd::bench::BenchArgs { hours, seeds })
         }
         Command::Shrink {
             artefact,
             out,
             max_attempts,
-        } => sim::shrink::shrink(
+        } => cmd::shrink::shrink(
             &program,
-            &sim::shrink::ShrinkArgs {
+            &cmd::shrink::ShrinkArgs {
                 artefact,
                 out,
                 max_attempts,
@@ -187,105 +181,15 @@ fn main() -> ExitCode {
             log,
             trace,
             check_determinism,
-        } => run_one(
-            &program,
-            &scenario,
+        } => cmd::run::run(&cmd::run::RunArgs {
+            program: program.clone(),
+            scenario,
             seed,
             bugs,
             log,
             trace,
             check_determinism,
-        ),
+        }),
     };
     ExitCode::from(code as u8)
-}
-
-fn run_one(
-    program: &str,
-    path: &Path,
-    seed: u64,
-    bugs: Vec<String>,
-    log: Option<PathBuf>,
-    trace: bool,
-    check_determinism: bool,
-) -> i32 {
-    let scenario = match Scenario::load(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    if let Err(e) = scenario.bugs_with(&bugs) {
-        eprintln!("error: --bug: {e}");
-        return exit::USAGE;
-    }
-    if let Some(file) = log {
-        if let Err(e) = sim::log::to_file(&file) {
-            eprintln!("error: --log: {e}");
-            return exit::USAGE;
-        }
-    }
-    let spec = RunSpec {
-        scenario,
-        seed,
-        bugs,
-        keep_trace: trace,
-    };
-    let path = path.display().to_string();
-    println!("scenario {path} seed={seed} bugs=[{}]", spec.bugs.join(","));
-    for (name, value) in sim::swarm::realize(&spec.scenario, seed).1 {
-        println!("drawn: {name} = {value}");
-    }
-    #[allow(clippy::disallowed_methods)] // wall time of the harness, for the speed figure only
-    let started = std::time::Instant::now();
-    let report = if check_determinism {
-        match sim::determinism::check(&spec) {
-            Ok(Ok(r)) => {
-                println!(
-                    "determinism: ok, two runs gave the same {} events (trace={:016x})",
-                    r.trace.len(),
-                    r.trace_hash
-                );
-                r
-            }
-            Ok(Err(divergence)) => {
-                println!("NONDETERMINISM: seed {seed}: {divergence}");
-                println!(
-                    "replay: {} --check-determinism",
-                    sim::verdict::replay_command(program, &path, &spec)
-                );
-                return exit::NONDETERMINISM;
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
-            }
-        }
-    } else {
-        match run(&spec) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
-            }
-        }
-    };
-    // Per run: the determinism check ran the seed twice.
-    let runs = if check_determinism { 2.0 } else { 1.0 };
-    let wall_s = started.elapsed().as_secs_f64() / runs;
-    if let Some((_, points)) = report
-        .params
-        .iter()
-        .find(|(n, _)| n == "fault points enabled")
-    {
-        println!("fault points enabled: {points}");
-    }
-    if trace {
-        for line in &report.trace {
-            println!("{line}");
-        }
-    }
-    println!("{}", summary(program, &path, &spec, &report, wall_s));
-    exit_code(&report.violation)
 }

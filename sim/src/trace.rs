@@ -1,12 +1,23 @@
 //! The run's event trace: every node event and every injected fault, in
 //! order, with its simulated time. Its hash is the run's fingerprint: the
 //! same seed must give the same hash, bit for bit.
+//!
+//! The hash covers an explicit binary encoding of each record ([`Record::encode`],
+//! one tag per event kind, fields in a fixed order), never `Debug` output:
+//! renaming a field or changing how a line prints does not move the hash,
+//! and a change that does (a new event, a new field) is a change of
+//! [`FORMAT`], which artefacts record, so `sim replay` can tell "another
+//! trace format" from "another run".
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use node::block::Fnv64;
-use node::observe::{Event, Observer};
+use node::hooks::observe::{Event, Observer, Phase, StartedBy};
+
+/// Version of the trace encoding. Bump it with any change to
+/// [`Record::encode`]; every stored trace hash of another version is void.
+pub const FORMAT: u32 = 2;
 
 /// One line of the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +35,7 @@ pub enum What {
 }
 
 impl Record {
+    /// The record for people (`--trace`, determinism divergences).
     pub fn line(&self) -> String {
         let who = if self.node == 0 {
             "sim".to_string()
@@ -35,6 +47,162 @@ impl Record {
             What::Harness(s) => s.clone(),
         };
         format!("{:>10.3}s {who} {what}", self.at.as_secs_f64())
+    }
+
+    /// The record as the hash sees it (see the module doc).
+    pub fn encode(&self, out: &mut Encoder) {
+        out.u64(self.at.as_nanos() as u64);
+        out.u64(self.node);
+        match &self.what {
+            What::Harness(note) => {
+                out.tag(0);
+                out.str(note);
+            }
+            What::Node(event) => encode_event(event, out),
+        }
+    }
+}
+
+/// Bytes of encoded records, fed straight into the hash.
+pub struct Encoder(Fnv64);
+
+impl Encoder {
+    fn tag(&mut self, t: u8) {
+        self.0.write(&[t]);
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.write(&v.to_le_bytes());
+    }
+    fn bool(&mut self, v: bool) {
+        self.tag(u8::from(v));
+    }
+    fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.0.write(s.as_bytes());
+    }
+}
+
+fn encode_event(event: &Event, out: &mut Encoder) {
+    match event {
+        Event::Phase(phase) => {
+            out.tag(1);
+            encode_phase(phase, out);
+        }
+        Event::BecameLeader { term } => {
+            out.tag(2);
+            out.u64(*term);
+        }
+        Event::BecameFollower { leader } => {
+            out.tag(3);
+            out.u64(*leader);
+        }
+        Event::BlockStored { height, hash } => {
+            out.tag(4);
+            out.u64(*height);
+            out.u64(*hash);
+        }
+        Event::BlockCommitted { height, hash } => {
+            out.tag(5);
+            out.u64(*height);
+            out.u64(*hash);
+        }
+        Event::StoreSynced { height } => {
+            out.tag(6);
+            out.u64(*height);
+        }
+        Event::PeerConnected { peer } => {
+            out.tag(7);
+            out.u64(*peer);
+        }
+        Event::FaultPoint { point, action } => {
+            out.tag(8);
+            out.str(point);
+            out.str(action);
+        }
+        Event::SyncerStarted {
+            service,
+            syncer,
+            by,
+            store_ready,
+        } => {
+            out.tag(9);
+            out.u64(*service);
+            out.u64(*syncer);
+            out.tag(match by {
+                StartedBy::StartPath => 0,
+                StartedBy::ProducerPath => 1,
+                StartedBy::FollowerWorker => 2,
+            });
+            out.bool(*store_ready);
+        }
+        Event::SyncerStopped { service, syncer } => {
+            out.tag(10);
+            out.u64(*service);
+            out.u64(*syncer);
+        }
+        Event::ServiceStopped { service } => {
+            out.tag(11);
+            out.u64(*service);
+        }
+        Event::Violation { what } => {
+            out.tag(12);
+            out.str(what);
+        }
+        Event::TaskPanicked { task, message } => {
+            out.tag(13);
+            out.str(task);
+            out.str(message);
+        }
+        Event::Exit { reason } => {
+            out.tag(14);
+            out.str(reason);
+        }
+    }
+}
+
+fn encode_phase(phase: &Phase, out: &mut Encoder) {
+    match phase {
+        Phase::Starting => out.tag(0),
+        Phase::WaitingForLeader => out.tag(1),
+        Phase::WaitingLanded => out.tag(2),
+        Phase::P2pInit {
+            height,
+            attempt,
+            peers,
+        } => {
+            out.tag(3);
+            out.u64(*height);
+            out.u64(u64::from(*attempt));
+            out.u64(*peers as u64);
+        }
+        Phase::P2pInitGaveUp => out.tag(4),
+        Phase::Producing => out.tag(5),
+        Phase::Following => out.tag(6),
+    }
+}
+
+/// The running hash of a trace: [`FORMAT`], then every record's encoding.
+pub struct TraceHash(Encoder);
+
+impl TraceHash {
+    pub fn new() -> TraceHash {
+        let mut e = Encoder(Fnv64::new());
+        e.u64(u64::from(FORMAT));
+        TraceHash(e)
+    }
+
+    pub fn add(&mut self, record: &Record) {
+        record.encode(&mut self.0);
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0 .0.finish()
+    }
+}
+
+impl Default for TraceHash {
+    fn default() -> Self {
+        TraceHash::new()
     }
 }
 
@@ -89,12 +257,48 @@ impl Observer for Recorder {
     }
 }
 
-/// Hash of an ordered trace (FNV-1a over each record's line).
-pub fn trace_hash(records: &[Record]) -> u64 {
-    let mut h = Fnv64::new();
-    for r in records {
-        h.write(r.line().as_bytes());
-        h.write(b"\n");
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(records: &[Record]) -> u64 {
+        let mut h = TraceHash::new();
+        for r in records {
+            h.add(r);
+        }
+        h.finish()
     }
-    h.finish()
+
+    fn stored(at_ms: u64, height: u64) -> Record {
+        Record {
+            at: Duration::from_millis(at_ms),
+            node: 1,
+            what: What::Node(Event::BlockStored { height, hash: 7 }),
+        }
+    }
+
+    /// The hash sees order, time, node and every field, and nothing else.
+    #[test]
+    fn the_hash_covers_every_part_of_a_record() {
+        let a = vec![stored(1, 1), stored(2, 2)];
+        let base = hash(&a);
+        assert_eq!(base, hash(&a.clone()));
+        assert_ne!(base, hash(&[stored(2, 2), stored(1, 1)]));
+        assert_ne!(base, hash(&[stored(1, 1), stored(3, 2)]));
+        assert_ne!(base, hash(&[stored(1, 1), stored(2, 3)]));
+        let mut other_node = a.clone();
+        other_node[1].node = 2;
+        assert_ne!(base, hash(&other_node));
+        // A string field boundary cannot be shifted between two strings.
+        let panic = |task: &str, message: &str| Record {
+            at: Duration::ZERO,
+            node: 1,
+            what: What::Node(Event::TaskPanicked {
+                task: task.to_string(),
+                message: message.to_string(),
+            }),
+        };
+        assert_ne!(hash(&[panic("ab", "c")]), hash(&[panic("a", "bc")]));
+        assert_ne!(hash(&[]), hash(&[panic("", "")]));
+    }
 }

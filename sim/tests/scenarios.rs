@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use sim::checkers::Violation;
+use sim::check::{Property, Violation};
 use sim::run::{run, RunReport, RunSpec};
-use sim::scenario::{Outcome, Scenario};
-use sim::verdict::{describe, outcome};
+use sim::scenario::Scenario;
+use sim::verdict::{describe, Outcome};
 
 const SEEDS: std::ops::RangeInclusive<u64> = 1..=4;
 /// Seeds over which a `sometimes` outcome must both pass and fail.
@@ -46,7 +46,7 @@ fn check(file: &Path, scenario: &Scenario, bugs: &[String], expected: Outcome) {
     let name = file.file_name().unwrap().to_string_lossy();
     if expected == Outcome::Sometimes {
         let outcomes: Vec<Outcome> = SOMETIMES_SEEDS
-            .map(|s| outcome(&run_at(scenario, s, bugs).violation))
+            .map(|s| run_at(scenario, s, bugs).outcome())
             .collect();
         let fails = outcomes.iter().filter(|o| **o != Outcome::Pass).count();
         assert!(
@@ -64,10 +64,10 @@ fn check(file: &Path, scenario: &Scenario, bugs: &[String], expected: Outcome) {
     for seed in seeds {
         let report = run_at(scenario, seed, bugs);
         assert_eq!(
-            outcome(&report.violation),
+            report.outcome(),
             expected,
             "{name} seed={seed} bugs={bugs:?}: {}",
-            describe(&report.violation)
+            describe(report.violation.as_ref())
         );
     }
 }
@@ -103,14 +103,14 @@ fn height1_deadlock_is_reproduced_and_fixed() {
             }
             other => panic!(
                 "seed {seed}: expected the deadlock, got {}",
-                describe(other)
+                describe(other.as_ref())
             ),
         }
         let fixed = run_at(&scenario, seed, &[]);
         assert!(
             fixed.violation.is_none(),
             "seed {seed}: {}",
-            describe(&fixed.violation)
+            describe(fixed.violation.as_ref())
         );
         assert!(
             fixed.heights.iter().all(|(_, h, _)| *h > 50),
@@ -150,7 +150,12 @@ fn syncer_race_is_reproduced_and_fixed() {
         let report = run_at(&scenario, seed, &bug);
         match &report.violation {
             Some(Violation::Safety { property, .. }) => {
-                assert!(property.contains("yncer"), "seed {seed}: {property}");
+                let syncer = [
+                    Property::SyncerStartedOnce,
+                    Property::NoLeakedSyncer,
+                    Property::SyncerOnInitialisedStore,
+                ];
+                assert!(syncer.contains(property), "seed {seed}: {property}");
                 caught.push(seed);
             }
             Some(Violation::Panic { message, .. }) => {
@@ -169,7 +174,7 @@ fn syncer_race_is_reproduced_and_fixed() {
         assert!(
             fixed.violation.is_none(),
             "fixed, seed {seed}: {}",
-            describe(&fixed.violation)
+            describe(fixed.violation.as_ref())
         );
         if fixed
             .trace

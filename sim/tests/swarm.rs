@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use sim::scenario::{FaultKind, Scenario};
-use sim::swarm::realize;
+use sim::scenario::fault::FaultKind;
+use sim::scenario::swarm::realize;
+use sim::scenario::Scenario;
 
 fn swarm() -> Scenario {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/swarm.toml");

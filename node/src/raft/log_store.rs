@@ -8,8 +8,8 @@ use std::ops::RangeBounds;
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 
-use super::{Entry, NodeId, TypeConfig};
 use crate::store::DiskHandle;
+use crate::types::{Entry, NodeId, TypeConfig};
 
 #[derive(Clone, Debug)]
 pub struct LogStore {

@@ -7,40 +7,24 @@
 
 mod log_store;
 mod network;
-mod runtime;
 mod state_machine;
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use openraft::{BasicNode, Config, SnapshotPolicy};
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use crate::runtime::{random_between, seed_rng, SeededRuntime};
 pub use log_store::LogStore;
 pub use network::Network;
-pub use runtime::{random_between, seed_rng, SeededRuntime};
-pub use state_machine::{ApplyResult, StateMachine};
+pub use state_machine::StateMachine;
 
 use crate::block::Block;
 use crate::config::NodeConfig;
 use crate::store::DiskHandle;
-
-pub type NodeId = u64;
-
-openraft::declare_raft_types!(
-    /// Types of the sequencer raft group.
-    pub TypeConfig:
-        D = Block,
-        R = ApplyResult,
-        NodeId = NodeId,
-        Node = BasicNode,
-        AsyncRuntime = SeededRuntime,
-);
-
-pub type Entry = openraft::Entry<TypeConfig>;
-pub type Raft = openraft::Raft<TypeConfig>;
+use crate::types::{NodeId, Raft};
 
 /// Starts the raft part of a node. Blocks applied by the state machine are
 /// sent to `applied`, in log order; `raft_height` follows the last one.

@@ -11,8 +11,8 @@ use openraft::raft::{
 };
 use openraft::BasicNode;
 
-use super::{NodeId, TypeConfig};
 use crate::net::{Request, Response, RpcClient};
+use crate::types::{NodeId, TypeConfig};
 
 /// Builds one client per target node.
 pub struct Network {

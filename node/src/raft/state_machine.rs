@@ -16,19 +16,8 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{Entry, NodeId, TypeConfig};
 use crate::block::Block;
-
-/// What applying one log entry did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ApplyResult {
-    /// A membership or blank entry.
-    #[default]
-    NoBlock,
-    Accepted,
-    /// The block did not increase height and timestamp; the FSM kept its state.
-    Rejected(String),
-}
+use crate::types::{ApplyResult, Entry, NodeId, TypeConfig};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct State {

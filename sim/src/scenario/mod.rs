@@ -1,5 +1,7 @@
 //! Scenario files: a cluster, its network, bug switches, timed faults and the
-//! expected outcome, as TOML data. See README.md for the format.
+//! expected outcome, as TOML data. See README.md for the format. Each fault
+//! kind lives in [`fault`]; a `[swarm]` section lets the seed draw the
+//! faults ([`swarm`]).
 //!
 //! Loading validates everything a run relies on, so a run never panics on
 //! bad input: each error names the file and the field (and the line for
@@ -9,11 +11,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use node::bugs::Bugs;
-use node::chaos::Intensity;
-
-use crate::swarm::Swarm;
+use node::hooks::bugs::Bugs;
+use node::hooks::chaos::Intensity;
 use serde::{Deserialize, Serialize};
+
+pub mod fault;
+pub mod swarm;
+
+use crate::verdict::Outcome;
+use fault::Fault;
+use swarm::Swarm;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,71 +134,10 @@ pub struct Explore {
     pub task_order: Intensity,
     /// Named fault points inject delays, yields and errors.
     pub fault_points: Intensity,
-}
-
-/// One timed fault. `node`, `a`, `b` name nodes (`n1`..), `leader` (the
-/// node leading when the fault fires) or `crashed` (the node the last
-/// `crash` fault took down).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Fault {
-    pub at_s: f64,
-    #[serde(flatten)]
-    pub kind: FaultKind,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum FaultKind {
-    /// Kill the node (kill -9): unsynced store writes are lost.
-    Crash { node: String },
-    /// Start a crashed node again (or crash and start a running one), disk kept.
-    Restart { node: String },
-    /// Start a node with an empty disk.
-    FreshStart { node: String },
-    /// From now on, `node`'s connection attempts to `peer` take `delay_ms` longer.
-    DelayConnect {
-        node: String,
-        peer: String,
-        delay_ms: u64,
-    },
-    /// Set the latency of the link between `a` and `b`.
-    LinkLatency {
-        a: String,
-        b: String,
-        latency_ms: u64,
-    },
-    /// Cut every link between the `a` side and the `b` side.
-    Partition { a: Vec<String>, b: Vec<String> },
-    /// Repair every link.
-    Heal {},
-    /// Set the message loss rate of every link.
-    Loss { rate: f64 },
-}
-
-/// What a run must end with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    #[default]
-    Pass,
-    Safety,
-    Liveness,
-    Panic,
-    /// Fails on some seeds only (a race that bites "sometimes").
-    Sometimes,
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            Outcome::Pass => "pass",
-            Outcome::Safety => "safety",
-            Outcome::Liveness => "liveness",
-            Outcome::Panic => "panic",
-            Outcome::Sometimes => "sometimes",
-        };
-        f.write_str(s)
-    }
+    /// turmoil runs the hosts in a random order at each step (drawn from
+    /// the seed) instead of a fixed one, so messages sent in one step
+    /// arrive in other orders.
+    pub random_host_order: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -207,6 +153,23 @@ pub struct Expect {
     /// regression scenario names the seed it fails at.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
+}
+
+impl Expect {
+    /// What a run must end with: `given` (`--expect`) if any; else, with
+    /// exactly one extra bug switch, its `with_bug` entry if any; else
+    /// `outcome`.
+    pub fn for_run(&self, bugs: &[String], given: Option<Outcome>) -> Outcome {
+        if let Some(e) = given {
+            return e;
+        }
+        if let [bug] = bugs {
+            if let Some(o) = self.with_bug.get(bug) {
+                return *o;
+            }
+        }
+        self.outcome
+    }
 }
 
 /// A scenario that failed to load: where and why.
@@ -256,25 +219,10 @@ impl Scenario {
         Ok(bugs)
     }
 
-    /// Whether the run ends with a fault still in force: a partition never
-    /// healed, loss never set back to 0, a crashed node never restarted
-    /// (`restart` of `crashed`). Swarm never draws such a run; the shrinker
-    /// skips such candidates, which would fail for another reason.
+    /// Whether the run ends with a fault still in force (see
+    /// [`fault::leaves_a_fault_in_force`]).
     pub fn leaves_a_fault_in_force(&self) -> bool {
-        let mut faults: Vec<&Fault> = self.faults.iter().collect();
-        faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-        let (mut partitioned, mut lossy, mut crashed) = (false, false, 0i32);
-        for f in faults {
-            match &f.kind {
-                FaultKind::Partition { .. } => partitioned = true,
-                FaultKind::Heal {} => partitioned = false,
-                FaultKind::Loss { rate } => lossy = *rate > 0.0,
-                FaultKind::Crash { .. } => crashed += 1,
-                FaultKind::Restart { node } if node == "crashed" => crashed = (crashed - 1).max(0),
-                _ => {}
-            }
-        }
-        partitioned || lossy || crashed > 0
+        fault::leaves_a_fault_in_force(&self.faults)
     }
 
     /// When the liveness phase opens.
@@ -368,35 +316,7 @@ impl Scenario {
                     ))
                 }
             };
-            match &fault.kind {
-                FaultKind::Crash { node }
-                | FaultKind::Restart { node }
-                | FaultKind::FreshStart { node } => node_ok("node", node)?,
-                FaultKind::DelayConnect { node, peer, .. } => {
-                    node_ok("node", node)?;
-                    node_ok("peer", peer)?;
-                }
-                FaultKind::LinkLatency { a, b, latency_ms } => {
-                    node_ok("a", a)?;
-                    node_ok("b", b)?;
-                    if *latency_ms == 0 {
-                        return Err(format!("{at}.latency_ms must be greater than 0"));
-                    }
-                }
-                FaultKind::Partition { a, b } => {
-                    if a.is_empty() || b.is_empty() {
-                        return Err(format!("{at}: a partition needs nodes on both sides"));
-                    }
-                    for n in a {
-                        node_ok("a", n)?;
-                    }
-                    for n in b {
-                        node_ok("b", n)?;
-                    }
-                }
-                FaultKind::Heal {} => {}
-                FaultKind::Loss { rate } => probability(&format!("{at}.rate"), *rate)?,
-            }
+            fault.kind.validate(&at, &node_ok)?;
         }
         if self.liveness_from_s() >= self.duration_s {
             return Err(format!(

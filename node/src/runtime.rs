@@ -1,5 +1,9 @@
 //! openraft's async runtime: tokio, with the random number generator (used
 //! for election timeouts) seeded, so elections are a function of the seed.
+//!
+//! Outside the `raft` module because the raft group's type configuration
+//! (`types`) names [`SeededRuntime`]; the module is private, and `raft`
+//! re-exports [`seed_rng`], [`random_between`] and [`SeededRuntime`].
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -71,7 +75,7 @@ impl AsyncRuntime for SeededRuntime {
         T: Future + OptionalSend + 'static,
         T::Output: OptionalSend + 'static,
     {
-        crate::task::spawn_unguarded(future)
+        crate::hooks::task::spawn_unguarded(future)
     }
 
     fn sleep(duration: Duration) -> Self::Sleep {

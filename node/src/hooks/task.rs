@@ -2,7 +2,7 @@
 //!
 //! Every task runs inside a [`Guarded`] future, which does two things:
 //! - a panic inside the task is caught and reported as
-//!   [`Event::TaskPanicked`](crate::observe::Event) instead of tearing down
+//!   [`Event::TaskPanicked`](super::observe::Event) instead of tearing down
 //!   the runtime, so the harness can give a verdict (exit code 12) with the
 //!   panic's message rather than crash itself;
 //! - in the simulation, a poll sometimes yields back to the scheduler
@@ -17,8 +17,8 @@ use std::task::{Context, Poll};
 
 use tokio::task::JoinHandle;
 
-use crate::chaos;
-use crate::observe::{Event, Reporter};
+use super::chaos;
+use super::observe::{Event, Reporter};
 
 /// Spawns `fut` as a named task of the node.
 pub fn spawn<F>(name: &'static str, reporter: &Reporter, fut: F) -> JoinHandle<()>

@@ -73,7 +73,7 @@ fn timed(scenario: &Scenario, seed: u64) -> (f64, f64, String) {
     (
         started.elapsed().as_secs_f64(),
         report.sim_time.as_secs_f64(),
-        describe(&report.violation),
+        describe(report.violation.as_ref()),
     )
 }
 

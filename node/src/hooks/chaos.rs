@@ -5,7 +5,7 @@
 //! never explores the interleavings of tasks inside one node, which is where
 //! the syncer start/stop race lives. Two tools, both drawn from the run's
 //! seed and so deterministic:
-//! - **task order**: every task started by [`crate::task::spawn`] sometimes
+//! - **task order**: every task started by [`super::task::spawn`] sometimes
 //!   yields back to the scheduler instead of running on when polled
 //!   ([`should_yield`]), so the order in which ready tasks run differs per
 //!   seed;
@@ -18,7 +18,7 @@
 //! ([`install`]); with nothing installed, and always in a build without the
 //! `sim` feature (real mode), every call is a no-op that compiles to nothing.
 
-use crate::observe::Reporter;
+use super::observe::Reporter;
 
 /// Every fault point of the node: name and what it models.
 pub const FAULT_POINTS: &[(&str, &str)] = &[
@@ -75,6 +75,7 @@ pub enum Intensity {
 
 impl Intensity {
     /// Probability that a task yields instead of running on, per poll.
+    #[cfg(feature = "sim")]
     fn yield_probability(self) -> f64 {
         match self {
             Intensity::Off => 0.0,
@@ -85,6 +86,7 @@ impl Intensity {
 
     /// (probability that a point is enabled for the run, probability that an
     /// enabled point fires when reached).
+    #[cfg(feature = "sim")]
     fn point_probabilities(self) -> (f64, f64) {
         match self {
             Intensity::Off => (0.0, 0.0),

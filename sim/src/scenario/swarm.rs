@@ -11,24 +11,14 @@
 //! crash is followed by a restart of that node, every partition by a heal,
 //! every loss burst by loss 0, and they do not overlap.
 
-use node::chaos::Intensity;
+use node::hooks::chaos::Intensity;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Fault, FaultKind, Scenario};
-
-/// Fault kinds a swarm may draw.
-pub const KINDS: &[&str] = &[
-    "crash",
-    "restart",
-    "fresh_start",
-    "partition",
-    "loss",
-    "link_latency",
-    "delay_connect",
-];
+use super::fault::{self, round_ms, FaultName};
+use super::Scenario;
 
 /// The `[swarm]` section: bounds of what the seed may draw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,7 +30,7 @@ pub struct Swarm {
     pub faults: [u32; 2],
     /// Kinds to draw from; each is on for a run with probability 1/2 (at
     /// least one is on).
-    pub fault_kinds: Vec<String>,
+    pub fault_kinds: Vec<FaultName>,
     /// Draw the exploration intensities (task order, fault points) too.
     pub explore: bool,
 }
@@ -50,7 +40,7 @@ impl Default for Swarm {
         Swarm {
             nodes: [3, 5],
             faults: [0, 8],
-            fault_kinds: KINDS.iter().map(|k| k.to_string()).collect(),
+            fault_kinds: FaultName::DRAWN.to_vec(),
             explore: true,
         }
     }
@@ -73,13 +63,11 @@ impl Swarm {
         if self.fault_kinds.is_empty() && hi > 0 {
             return Err("swarm.fault_kinds is empty but swarm.faults allows faults".to_string());
         }
-        for k in &self.fault_kinds {
-            if !KINDS.contains(&k.as_str()) {
-                return Err(format!(
-                    "swarm.fault_kinds: unknown kind `{k}` (known: {})",
-                    KINDS.join(", ")
-                ));
-            }
+        if self.fault_kinds.contains(&FaultName::Heal) {
+            return Err(
+                "swarm.fault_kinds: `heal` is not drawn on its own (every drawn fault comes with its heal)"
+                    .to_string(),
+            );
         }
         Ok(())
     }
@@ -119,18 +107,19 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
         s.explore.fault_points = level(&mut rng);
     }
 
-    let mut kinds: Vec<&str> = swarm
+    let mut kinds: Vec<FaultName> = swarm
         .fault_kinds
         .iter()
-        .map(String::as_str)
+        .copied()
         .filter(|_| rng.gen_bool(0.5))
         .collect();
     if kinds.is_empty() {
         if let Some(k) = swarm.fault_kinds.choose(&mut rng) {
-            kinds.push(k.as_str());
+            kinds.push(*k);
         }
     }
-    knob("fault kinds", format!("[{}]", kinds.join(", ")));
+    let kind_names: Vec<String> = kinds.iter().map(|k| name_of(*k)).collect();
+    knob("fault kinds", format!("[{}]", kind_names.join(", ")));
     let count = if kinds.is_empty() {
         0
     } else {
@@ -141,90 +130,14 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     let mut t: f64 = rng.gen_range(1.0..4.0);
     for _ in 0..count {
         let kind = *kinds.choose(&mut rng).expect("kinds is not empty");
-        let node = |rng: &mut ChaCha8Rng| -> String {
-            if rng.gen_bool(0.4) {
-                "leader".to_string()
-            } else {
-                names.choose(rng).expect("nodes").clone()
-            }
-        };
         let hold: f64 = rng.gen_range(0.3..5.0);
-        let at = round_ms(t);
-        let until = round_ms(t + hold);
-        match kind {
-            "crash" => {
-                faults.push(fault(
-                    at,
-                    FaultKind::Crash {
-                        node: node(&mut rng),
-                    },
-                ));
-                let back = FaultKind::Restart {
-                    node: "crashed".to_string(),
-                };
-                faults.push(fault(until, back));
-            }
-            "restart" => faults.push(fault(
-                at,
-                FaultKind::Restart {
-                    node: node(&mut rng),
-                },
-            )),
-            "fresh_start" => faults.push(fault(
-                at,
-                FaultKind::FreshStart {
-                    node: node(&mut rng),
-                },
-            )),
-            "partition" => {
-                let mut side = names.clone();
-                side.shuffle(&mut rng);
-                let cut = rng.gen_range(1..side.len().max(2));
-                let (a, b) = side.split_at(cut.min(side.len()));
-                if !a.is_empty() && !b.is_empty() {
-                    let (a, b) = (a.to_vec(), b.to_vec());
-                    faults.push(fault(at, FaultKind::Partition { a, b }));
-                    faults.push(fault(until, FaultKind::Heal {}));
-                }
-            }
-            "loss" => {
-                let rate = round_ms(rng.gen_range(0.001..0.05));
-                faults.push(fault(at, FaultKind::Loss { rate }));
-                faults.push(fault(until, FaultKind::Loss { rate: 0.0 }));
-            }
-            "link_latency" => {
-                let (a, b) = (node(&mut rng), node(&mut rng));
-                if a != b {
-                    let latency_ms = rng.gen_range(20..=500);
-                    faults.push(fault(
-                        at,
-                        FaultKind::LinkLatency {
-                            a: a.clone(),
-                            b: b.clone(),
-                            latency_ms,
-                        },
-                    ));
-                    let back = FaultKind::LinkLatency {
-                        a,
-                        b,
-                        latency_ms: lat_lo,
-                    };
-                    faults.push(fault(until, back));
-                }
-            }
-            _ => {
-                let (node, peer) = (node(&mut rng), node(&mut rng));
-                let delay_ms = rng.gen_range(100..=3000);
-                faults.push(fault(
-                    at,
-                    FaultKind::DelayConnect {
-                        node,
-                        peer,
-                        delay_ms,
-                    },
-                ));
-            }
-        }
+        let draw = fault::Draw {
+            names: &names,
+            at_s: round_ms(t),
+            until_s: round_ms(t + hold),
+            base_latency_ms: lat_lo,
+        };
+        faults.extend(fault::draw(kind, &draw, &mut rng));
         t = t + hold + rng.gen_range(0.5..4.0);
     }
     let last = faults.iter().map(|f| f.at_s).fold(0.0, f64::max);
@@ -234,14 +147,21 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     s.faults = faults;
     knob("explore.task_order", s.explore.task_order.to_string());
     knob("explore.fault_points", s.explore.fault_points.to_string());
+    // Drawn last, so that adding it left every earlier draw as it was.
+    if swarm.explore {
+        s.explore.random_host_order = rng.gen_bool(0.5);
+    }
+    knob(
+        "explore.random_host_order",
+        s.explore.random_host_order.to_string(),
+    );
     (s, knobs)
 }
 
-fn fault(at_s: f64, kind: FaultKind) -> Fault {
-    Fault { at_s, kind }
-}
-
-/// Times and rates to 3 decimals, so the printed scenario is the run.
-fn round_ms(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
+/// A kind's name as scenario files write it.
+fn name_of(kind: FaultName) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

@@ -1,0 +1,86 @@
+//! The server that answers the other nodes (and the devnet): raft RPCs,
+//! p2p exchange and gossip, status.
+
+use std::sync::Arc;
+
+use openraft::ServerState;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::block::Block;
+use crate::ctx::NodeCtx;
+use crate::hooks::task;
+use crate::net::{read_frame, write_frame, BoxConn, Listener, NodeStatus, Request, Response};
+
+/// Accepts connections for good, each answered by its own task; accepted
+/// gossip goes to `gossip` (raft's applied-block channel, the sync inbox).
+pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: UnboundedSender<Block>) {
+    loop {
+        match listener.accept().await {
+            Ok(conn) => {
+                let (ctx, gossip) = (Arc::clone(&ctx), gossip.clone());
+                task::spawn("connection", &ctx.reporter.clone(), async move {
+                    serve_connection(conn, ctx, gossip).await
+                });
+            }
+            Err(e) => {
+                tracing::warn!(node = ctx.config.id, "accept failed: {e}");
+                tokio::time::sleep(ctx.config.timing.connect_retry).await;
+            }
+        }
+    }
+}
+
+/// Answers requests on one connection until the peer closes it or a frame is bad.
+/// A connection with no request for this long is closed (the client
+/// reconnects on its next call). A peer that crashed, or dropped its side
+/// while a partition ate the FIN, leaves a half-open connection behind;
+/// without this it stayed open for good, and a later connection from the
+/// same address and port (turmoil wraps its ephemeral ports in long runs)
+/// collided with it.
+const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(20);
+
+async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>, gossip: UnboundedSender<Block>) {
+    while let Ok(Ok(Some(req))) =
+        tokio::time::timeout(IDLE_CONNECTION, read_frame::<Request>(&mut conn)).await
+    {
+        let resp = handle(&ctx, &gossip, req).await;
+        if write_frame(&mut conn, &resp).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn handle(ctx: &NodeCtx, gossip: &UnboundedSender<Block>, req: Request) -> Response {
+    match req {
+        Request::Hello { .. } => Response::Ack,
+        Request::AppendEntries(rpc) => Response::AppendEntries(ctx.raft.append_entries(rpc).await),
+        Request::Vote(rpc) => Response::Vote(ctx.raft.vote(rpc).await),
+        Request::InstallSnapshot(rpc) => {
+            Response::InstallSnapshot(ctx.raft.install_snapshot(rpc).await)
+        }
+        Request::GetBlock { height } => Response::Block(match ctx.store.get(height) {
+            Some(block) => Ok(block),
+            None if ctx.store.height() == 0 => Err("empty store".to_string()),
+            None => Err(format!("no block at height {height}")),
+        }),
+        Request::Gossip(block) => {
+            if block.is_well_formed()
+                && ctx
+                    .gossip_subscribed
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                let _ = gossip.send(block);
+            }
+            Response::Ack
+        }
+        Request::Status => {
+            let tip = ctx.store.tip();
+            Response::Status(NodeStatus {
+                id: ctx.config.id,
+                is_leader: ctx.raft.metrics().borrow().state == ServerState::Leader,
+                height: tip.as_ref().map_or(0, |b| b.height),
+                tip_hash: tip.map_or(0, |b| b.hash),
+            })
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The invariants of a run, as named properties, fed with the trace: one
+//! file per property family, this file the dispatcher.
+//!
+//! Safety (checked on every event): [`agreement`], [`height`] (Monotonic
+//! height), [`node_report`] (the node's own invariants, and its panics),
+//! [`syncer`] (Syncer started once, No leaked syncer, Syncer on initialised
+//! store); at the end, [`durability`]. Liveness (checked at the end):
+//! [`liveness`]. [`view`] is what the checkers know of each node.
+//!
+//! A new property is one file here plus its [`Property`] name.
+
+#[cfg(feature = "sim")]
+pub mod agreement;
+#[cfg(feature = "sim")]
+pub mod durability;
+#[cfg(feature = "sim")]
+pub mod height;
+#[cfg(feature = "sim")]
+pub mod liveness;
+#[cfg(feature = "sim")]
+pub mod node_report;
+#[cfg(feature = "sim")]
+pub mod syncer;
+#[cfg(feature = "sim")]
+pub mod view;
+
+use std::fmt;
+#[cfg(feature = "sim")]
+use std::time::Duration;
+
+#[cfg(feature = "sim")]
+use crate::trace::Record;
+
+/// Every safety property, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Property {
+    Agreement,
+    MonotonicHeight,
+    Durability,
+    NodeInvariant,
+    SyncerStartedOnce,
+    NoLeakedSyncer,
+    SyncerOnInitialisedStore,
+}
+
+impl Property {
+    pub const ALL: [Property; 7] = [
+        Property::Agreement,
+        Property::MonotonicHeight,
+        Property::Durability,
+        Property::NodeInvariant,
+        Property::SyncerStartedOnce,
+        Property::NoLeakedSyncer,
+        Property::SyncerOnInitialisedStore,
+    ];
+
+    /// The name verdicts, summaries and artefacts use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::Agreement => "Agreement",
+            Property::MonotonicHeight => "Monotonic height",
+            Property::Durability => "Durability",
+            Property::NodeInvariant => "Node invariant",
+            Property::SyncerStartedOnce => "Syncer started once",
+            Property::NoLeakedSyncer => "No leaked syncer",
+            Property::SyncerOnInitialisedStore => "Syncer on initialised store",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Property> {
+        Property::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a failed run violated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    Safety {
+        property: Property,
+        detail: String,
+    },
+    Liveness {
+        detail: String,
+    },
+    Panic {
+        /// 0: the simulated runtime itself, outside any node task.
+        node: u64,
+        task: String,
+        message: String,
+    },
+}
+
+impl Violation {
+    pub fn safety(property: Property, detail: String) -> Violation {
+        Violation::Safety { property, detail }
+    }
+}
+
+#[cfg(feature = "sim")]
+/// Every checker of one run. Fed each trace record in order, plus the
+/// runner's word on what a node's disk kept when it went down or came up.
+#[derive(Debug)]
+pub struct Checks {
+    view: view::ClusterView,
+    agreement: agreement::AgreementCheck,
+    durability: durability::DurabilityCheck,
+    syncer: syncer::SyncerCheck,
+    /// The first safety or panic violation; later ones are consequences.
+    violation: Option<Violation>,
+}
+
+#[cfg(feature = "sim")]
+impl Checks {
+    pub fn new(nodes: u32) -> Checks {
+        Checks {
+            view: view::ClusterView::new(nodes),
+            agreement: agreement::AgreementCheck::default(),
+            durability: durability::DurabilityCheck::default(),
+            syncer: syncer::SyncerCheck::default(),
+            violation: None,
+        }
+    }
+
+    fn fail(&mut self, v: Option<Violation>) {
+        if self.violation.is_none() {
+            self.violation = v;
+        }
+    }
+
+    pub fn observe(&mut self, r: &Record) {
+        self.view.observe(r);
+        let found = height::observe(r, &mut self.view);
+        self.fail(found);
+        let found = self.agreement.observe(r);
+        self.fail(found);
+        self.durability.observe(r);
+        let found = node_report::observe(r);
+        self.fail(found);
+        let found = self.syncer.observe(r);
+        self.fail(found);
+    }
+
+    /// A panic outside any node task (the simulated runtime's own).
+    pub fn runtime_panic(&mut self, message: String) {
+        self.fail(Some(Violation::Panic {
+            node: 0,
+            task: "runtime".to_string(),
+            message,
+        }));
+    }
+
+    /// The node stopped; its disk kept blocks up to `synced_height`.
+    pub fn node_down(&mut self, node: u64, synced_height: u64) {
+        self.view.node_down(node, synced_height);
+        self.syncer.node_down(node);
+    }
+
+    pub fn node_up(&mut self, node: u64, synced_height: u64) {
+        self.view.node_up(node, synced_height);
+    }
+
+    /// The first violation so far.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_ref()
+    }
+
+    pub fn open_liveness(&mut self) {
+        liveness::open(&mut self.view);
+    }
+
+    /// End-of-run checks: durability, then liveness.
+    pub fn finish(&mut self, now: Duration, liveness_from: Duration) -> Option<Violation> {
+        let found = self.durability.finish(&self.view);
+        self.fail(found);
+        let found = liveness::finish(&self.view, &self.syncer, now, liveness_from);
+        self.fail(found);
+        self.violation.clone()
+    }
+
+    /// What the checkers saw of the cluster (for the report).
+    pub fn view(&self) -> &view::ClusterView {
+        &self.view
+    }
+}
+
+#[cfg(all(test, feature = "sim"))]
+mod tests {
+    use node::hooks::observe::{Event, StartedBy};
+
+    use super::*;
+    use crate::trace::What;
+
+    fn feed(events: Vec<Event>) -> Option<Violation> {
+        let mut c = Checks::new(1);
+        for (i, e) in events.into_iter().enumerate() {
+            c.observe(&Record {
+                at: Duration::from_millis(i as u64),
+                node: 1,
+                what: What::Node(e),
+            });
+        }
+        c.violation().cloned()
+    }
+
+    fn started(syncer: u64, by: StartedBy, store_ready: bool) -> Event {
+        Event::SyncerStarted {
+            service: 1,
+            syncer,
+            by,
+            store_ready,
+        }
+    }
+
+    fn property(v: Option<Violation>) -> &'static str {
+        match v {
+            Some(Violation::Safety { property, .. }) => property.name(),
+            other => panic!("expected a safety violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_clean_start_and_stop_passes() {
+        let v = feed(vec![
+            started(1, StartedBy::StartPath, true),
+            Event::SyncerStopped {
+                service: 1,
+                syncer: 1,
+            },
+            Event::ServiceStopped { service: 1 },
+        ]);
+        assert_eq!(v, None);
+    }
+
+    #[test]
+    fn a_second_start_while_one_runs_is_caught() {
+        let v = feed(vec![
+            started(1, StartedBy::StartPath, true),
+            started(2, StartedBy::ProducerPath, true),
+        ]);
+        assert_eq!(property(v), "Syncer started once");
+    }
+
+    #[test]
+    fn a_syncer_left_running_at_stop_is_caught() {
+        let v = feed(vec![
+            started(1, StartedBy::StartPath, true),
+            Event::ServiceStopped { service: 1 },
+        ]);
+        assert_eq!(property(v), "No leaked syncer");
+    }
+
+    #[test]
+    fn a_start_after_the_stop_is_caught() {
+        let v = feed(vec![
+            Event::ServiceStopped { service: 1 },
+            started(1, StartedBy::StartPath, true),
+        ]);
+        assert_eq!(property(v), "No leaked syncer");
+    }
+
+    #[test]
+    fn a_start_in_the_store_init_window_is_caught() {
+        let v = feed(vec![started(1, StartedBy::FollowerWorker, false)]);
+        assert_eq!(property(v), "Syncer on initialised store");
+    }
+
+    #[test]
+    fn a_task_panic_is_a_panic_verdict() {
+        let v = feed(vec![Event::TaskPanicked {
+            task: "election".to_string(),
+            message: "boom".to_string(),
+        }]);
+        assert!(matches!(v, Some(Violation::Panic { node: 1, .. })), "{v:?}");
+    }
+
+    fn on(node: u64, at_ms: u64, e: Event) -> Record {
+        Record {
+            at: Duration::from_millis(at_ms),
+            node,
+            what: What::Node(e),
+        }
+    }
+
+    fn stored(height: u64, hash: u64) -> Event {
+        Event::BlockStored { height, hash }
+    }
+
+    #[test]
+    fn two_blocks_at_one_height_break_agreement() {
+        let mut c = Checks::new(2);
+        c.observe(&on(1, 1, stored(1, 0xa)));
+        c.observe(&on(2, 2, stored(1, 0xa)));
+        assert_eq!(c.violation(), None);
+        c.observe(&on(
+            2,
+            3,
+            Event::BlockCommitted {
+                height: 2,
+                hash: 0xb,
+            },
+        ));
+        c.observe(&on(1, 4, stored(2, 0xc)));
+        let v = c.violation().cloned();
+        assert_eq!(property(v.clone()), "Agreement");
+        let Some(Violation::Safety { detail, .. }) = v else {
+            unreachable!()
+        };
+        assert!(
+            detail.contains("raft commit by n2") && detail.contains("n1 has"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn a_height_that_skips_or_goes_back_is_caught() {
+        assert_eq!(
+            property(feed(vec![stored(1, 1), stored(3, 3)])),
+            "Monotonic height"
+        );
+        assert_eq!(
+            property(feed(vec![stored(1, 1), stored(1, 1)])),
+            "Monotonic height"
+        );
+        assert_eq!(feed(vec![stored(1, 1), stored(2, 2)]), None);
+    }
+
+    /// After a crash the node's height is what its disk kept.
+    #[test]
+    fn a_restarted_node_goes_on_from_its_synced_height() {
+        let mut c = Checks::new(1);
+        c.observe(&on(1, 1, stored(1, 1)));
+        c.observe(&on(1, 2, stored(2, 2)));
+        c.node_down(1, 1);
+        c.node_up(1, 1);
+        c.observe(&on(1, 3, stored(2, 2)));
+        assert_eq!(c.violation(), None);
+    }
+
+    #[test]
+    fn a_committed_block_no_live_node_holds_breaks_durability() {
+        let mut c = Checks::new(2);
+        c.observe(&on(1, 1, Event::BlockCommitted { height: 1, hash: 1 }));
+        c.observe(&on(1, 1, stored(1, 1)));
+        c.open_liveness();
+        c.observe(&on(2, 2, stored(1, 1)));
+        c.node_down(2, 0);
+        c.node_down(1, 0);
+        let v = c.finish(Duration::from_secs(10), Duration::ZERO);
+        assert_eq!(property(v), "Durability");
+    }
+
+    #[test]
+    fn a_node_invariant_is_a_safety_violation() {
+        let v = feed(vec![Event::Violation {
+            what: "store ahead".to_string(),
+        }]);
+        assert_eq!(property(v), "Node invariant");
+    }
+
+    /// Liveness names the stuck node, the leader first, with its phase.
+    #[test]
+    fn no_progress_in_the_liveness_phase_is_a_liveness_violation() {
+        let mut c = Checks::new(2);
+        c.observe(&on(2, 1, Event::BecameLeader { term: 1 }));
+        c.observe(&on(
+            2,
+            2,
+            Event::Phase(node::hooks::observe::Phase::Producing),
+        ));
+        c.observe(&on(1, 3, stored(1, 1)));
+        c.observe(&on(2, 3, stored(1, 1)));
+        c.open_liveness();
+        c.observe(&on(1, 4, stored(2, 2)));
+        let v = c.finish(Duration::from_secs(20), Duration::from_secs(10));
+        let Some(Violation::Liveness { detail }) = v else {
+            panic!("expected liveness, got {v:?}")
+        };
+        assert!(
+            detail.starts_with("no progress from 10.00 s to 20.00 s: n2 has led since"),
+            "{detail}"
+        );
+        assert!(!detail.contains("n1"), "n1 made progress: {detail}");
+        let mut fine = Checks::new(1);
+        fine.open_liveness();
+        fine.observe(&on(1, 5, stored(1, 1)));
+        assert_eq!(fine.finish(Duration::from_secs(20), Duration::ZERO), None);
+    }
+}

@@ -1,0 +1,238 @@
+//! `sim fuzz`: every seed of a range of every scenario, `--jobs` at a time.
+//!
+//! Each run is one seed of one scenario in its own process (`sim
+//! fuzz-worker`, a hidden subcommand): a worker thread of the runner starts
+//! it, hands it the parsed scenario, the seed and the bug switches as JSON on
+//! stdin, and reads its [`RunResult`] as JSON on stdout.
+//!
+//! Why a process and not [`run`] on the worker thread: a run is a function
+//! of its seed only in a fresh process. tokio numbers tasks from one
+//! process-wide counter, and a current-thread runtime files its tasks in 4
+//! lists by task id, which fixes the order in which the tasks of a crashed
+//! host are dropped; so the trace of a run with a crash depends on how many
+//! tasks the process spawned before (and, with threads, concurrently). In a
+//! fresh process the counter starts at the same value as in `sim run` and
+//! `sim replay`, so a seed gives the same trace hash in all three.
+//!
+//! Runs are handed out from one atomic counter; their results are reported
+//! in run order (seed, then scenario as given), so the summary, the exit
+//! code, the artefact set and the JUnit file do not depend on timing. Only
+//! the progress lines on stderr (and the wall-clock figures) do.
+//!
+//! A run that does not meet its expected outcome, and a failing run of a
+//! `sometimes` expectation, gets an [`Artefact`] file as soon as it ends.
+
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod seeds;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::artefact::{self, Artefact, RunResult};
+use crate::verdict::{exit, Outcome};
+use plan::Plan;
+use progress::Progress;
+
+/// What one run gave, as the sweep keeps it.
+pub struct Record {
+    pub target: usize,
+    pub seed: u64,
+    /// `Err`: the run could not run (simulation error, harness panic).
+    pub result: Result<RunResult, String>,
+    pub wall: Duration,
+    pub met: bool,
+    pub artefact: Option<PathBuf>,
+}
+
+impl Record {
+    pub fn failed(&self) -> bool {
+        !matches!(&self.result, Ok(r) if r.outcome == Outcome::Pass)
+    }
+
+    /// The kind's name, or `error` for a run that could not run.
+    pub fn kind(&self) -> &str {
+        match &self.result {
+            Ok(r) => r.kind.name(),
+            Err(_) => "error",
+        }
+    }
+
+    pub fn verdict(&self) -> String {
+        match &self.result {
+            Ok(r) => r.verdict.clone(),
+            Err(e) => format!("ERROR: {e}"),
+        }
+    }
+
+    /// The exit code this run gives if it did not meet its expectation.
+    fn exit_code(&self) -> i32 {
+        match &self.result {
+            Err(_) => exit::USAGE,
+            Ok(r) if r.outcome == Outcome::Pass => exit::UNEXPECTED_PASS,
+            Ok(r) => r.outcome.exit_code(),
+        }
+    }
+}
+
+/// Lines about single runs printed during the sweep (the summary has them all).
+const NOTES_MAX: u64 = 20;
+
+pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
+    let total = plan.runs();
+    let workers = (plan.jobs as u64).min(total).max(1) as usize;
+    let names: Vec<&str> = plan.targets.iter().map(|t| t.path.as_str()).collect();
+    println!(
+        "fuzz: {} x {} = {total} runs, {} job{}, bugs=[{}]",
+        names.join(" "),
+        plan.seeds,
+        plan.jobs,
+        if plan.jobs == 1 { "" } else { "s" },
+        plan.bugs.join(",")
+    );
+    if plan.seeds.is_empty() {
+        println!("fuzz: this shard holds no seed of the range");
+    }
+    #[allow(clippy::disallowed_methods)] // wall clock of the runner: progress and seeds/s only
+    let started = Instant::now();
+    let mut progress = Progress::new(total, started);
+    let next = AtomicU64::new(0);
+    let mut records: BTreeMap<u64, Record> = BTreeMap::new();
+    let (mut failed, mut unmet, mut notes) = (0u64, 0u64, 0u64);
+    let mut write_errors: Vec<String> = Vec::new();
+
+    let (tx, rx) = mpsc::channel::<(u64, Result<RunResult, String>, Duration)>();
+    // OS threads of the runner, outside any simulation: each one starts the
+    // worker process of a run and waits for it (see the module comment).
+    #[allow(clippy::disallowed_methods)] // runner threads, not simulated code
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                while !interrupted.load(Ordering::SeqCst) {
+                    let j = next.fetch_add(1, Ordering::SeqCst);
+                    if j >= total {
+                        break;
+                    }
+                    let (target, seed) = plan.job(j);
+                    let spec = plan.spec(target, seed);
+                    #[allow(clippy::disallowed_methods)] // wall time of one run, for the JUnit file
+                    let t0 = Instant::now();
+                    let result = worker::run_in_child(&plan.exe, &spec);
+                    if tx.send((j, result, t0.elapsed())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (j, result, wall) in rx {
+            let (target, seed) = plan.job(j);
+            let record = record(plan, target, seed, result, wall, &mut write_errors);
+            if record.failed() {
+                failed += 1;
+            }
+            if !record.met {
+                unmet += 1;
+            }
+            if (!record.met || record.artefact.is_some()) && notes < NOTES_MAX {
+                notes += 1;
+                let t = &plan.targets[target];
+                let mut line = format!(
+                    "{} seed {seed}: {}{}",
+                    t.path,
+                    record.verdict(),
+                    if record.met {
+                        String::new()
+                    } else {
+                        format!(" (expected {})", t.expected)
+                    }
+                );
+                if let Some(a) = &record.artefact {
+                    line.push_str(&format!("; artefact {}", a.display()));
+                }
+                if notes == NOTES_MAX {
+                    line.push_str("\n(further failures: see the summary)");
+                }
+                progress.note(&line);
+            }
+            records.insert(j, record);
+            progress.update(records.len() as u64, total, failed, unmet, started);
+        }
+    });
+    let done = records.len() as u64;
+    progress.finish(done, total, failed, unmet, started);
+    let wall = started.elapsed();
+    let was_interrupted = interrupted.load(Ordering::SeqCst) && done < total;
+
+    print!(
+        "{}",
+        report::summary(plan, &records, done, total, wall, was_interrupted)
+    );
+    for e in &write_errors {
+        eprintln!("error: {e}");
+    }
+    if let Some(file) = &plan.junit {
+        if let Err(e) = std::fs::write(file, report::junit(plan, &records)) {
+            eprintln!("error: --junit {}: cannot write: {e}", file.display());
+        } else {
+            println!("junit: {}", file.display());
+        }
+    }
+    let first_unmet = records.values().find(|r| !r.met);
+    if was_interrupted {
+        exit::INTERRUPTED
+    } else {
+        first_unmet.map_or(exit::PASS, Record::exit_code)
+    }
+}
+
+/// Judges one finished run and writes its artefact if it needs one.
+fn record(
+    plan: &Plan,
+    target: usize,
+    seed: u64,
+    result: Result<RunResult, String>,
+    wall: Duration,
+    write_errors: &mut Vec<String>,
+) -> Record {
+    let t = &plan.targets[target];
+    match result {
+        Err(e) => Record {
+            target,
+            seed,
+            result: Err(e),
+            wall,
+            met: false,
+            artefact: None,
+        },
+        Ok(ran) => {
+            let got = ran.outcome;
+            let met = got.meets(t.expected);
+            let mut artefact = None;
+            if !met || (t.expected == Outcome::Sometimes && got != Outcome::Pass) {
+                let path = plan.out.join(artefact::file_name(Path::new(&t.path), seed));
+                let spec = plan.spec(target, seed);
+                let a = Artefact::new(&plan.program, &t.path, &spec, t.expected, &ran, &path);
+                match a.write(&path) {
+                    Ok(()) => artefact = Some(path),
+                    Err(e) => write_errors.push(e),
+                }
+            }
+            Record {
+                target,
+                seed,
+                result: Ok(ran),
+                wall,
+                met,
+                artefact,
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The simulated cluster: one turmoil host per node, what outlives a
+//! node's crash (its disk and its fault table), and the supervisor that
+//! restarts a node that exited by itself, as a process manager would.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use node::hooks::bugs::Bugs;
+use node::hooks::faults::Faults;
+use node::hooks::observe::Observer;
+use node::store::DiskHandle;
+use node::{NodeConfig, PeerConfig, Timing};
+use rand::Rng;
+
+use super::seeds::RunSeeds;
+use crate::scenario::Scenario;
+use crate::trace::Recorder;
+
+/// Port every node listens on, inside its own simulated host.
+const PORT: u16 = 7000;
+
+/// One simulated node as the harness holds it: what outlives a crash.
+struct SimNode {
+    name: String,
+    disk: DiskHandle,
+    faults: Faults,
+}
+
+pub struct Cluster<'a> {
+    pub sim: turmoil::Sim<'a>,
+    nodes: Vec<SimNode>,
+    /// Nodes a fault took down: the supervisor leaves them alone.
+    held_down: BTreeSet<u64>,
+    /// Nodes that exited by themselves, and when the supervisor restarts them.
+    supervisor: Vec<(Duration, u64)>,
+    supervisor_delay: Duration,
+}
+
+fn timing(s: &Scenario) -> Timing {
+    let c = &s.cluster;
+    let ms = Duration::from_millis;
+    Timing {
+        block_time: ms(c.block_time_ms),
+        raft_heartbeat: ms(c.raft_heartbeat_ms),
+        election_timeout_min: ms(c.election_timeout_ms[0]),
+        election_timeout_max: ms(c.election_timeout_ms[1]),
+        send_timeout: ms(c.send_timeout_ms),
+        store_sync_interval: ms(c.store_sync_ms),
+        p2p_init_timeout: ms(c.p2p_init_timeout_ms),
+        ..Timing::default()
+    }
+}
+
+impl Cluster<'_> {
+    /// The turmoil simulation of `scenario` with one host per node.
+    pub fn build(
+        scenario: &Scenario,
+        bugs: Bugs,
+        seeds: &mut RunSeeds,
+        recorder: &Arc<Recorder>,
+    ) -> Cluster<'static> {
+        let duration = Duration::from_secs_f64(scenario.duration_s);
+        let [lat_lo, lat_hi] = scenario.network.latency_ms;
+        let mut builder = turmoil::Builder::new();
+        builder
+            .rng_seed(seeds.net)
+            .epoch(UNIX_EPOCH + Duration::from_secs(1_767_225_600))
+            .tick_duration(Duration::from_millis(scenario.tick_ms))
+            .simulation_duration(duration + Duration::from_secs(60))
+            .min_message_latency(Duration::from_millis(lat_lo))
+            .max_message_latency(Duration::from_millis(lat_hi))
+            .fail_rate(scenario.network.loss)
+            .repair_rate(0.5);
+        if scenario.explore.random_host_order {
+            builder.enable_random_order();
+        }
+        let mut sim = builder.build();
+
+        let n = u64::from(scenario.cluster.nodes);
+        let nodes: Vec<SimNode> = scenario
+            .node_names()
+            .into_iter()
+            .map(|name| SimNode {
+                name,
+                disk: DiskHandle::in_memory(),
+                faults: Faults::default(),
+            })
+            .collect();
+        let [cd_lo, cd_hi] = scenario.network.connect_delay_ms;
+        for (i, node) in nodes.iter().enumerate() {
+            for peer in (1..=n).filter(|p| *p != i as u64 + 1) {
+                let delay = seeds.draw.gen_range(cd_lo..=cd_hi);
+                node.faults
+                    .set_connect_delay(peer, Duration::from_millis(delay));
+            }
+        }
+        let timing = timing(scenario);
+        for (i, node) in nodes.iter().enumerate() {
+            let id = i as u64 + 1;
+            let config = NodeConfig {
+                id,
+                listen_addr: format!("0.0.0.0:{PORT}"),
+                advertise_addr: format!("n{id}:{PORT}"),
+                peers: (1..=n)
+                    .filter(|p| *p != id)
+                    .map(|p| PeerConfig {
+                        id: p,
+                        addr: format!("n{p}:{PORT}"),
+                    })
+                    .collect(),
+                timing: timing.clone(),
+                bugs,
+                seed: 0,
+            };
+            let (disk, faults) = (node.disk.clone(), node.faults.clone());
+            let observer: Arc<dyn Observer> = recorder.clone();
+            sim.host(node.name.as_str(), move || {
+                let (config, disk, faults, observer) = (
+                    config.clone(),
+                    disk.clone(),
+                    faults.clone(),
+                    observer.clone(),
+                );
+                async move {
+                    node::run_node(config, disk, faults, observer).await;
+                    Ok(())
+                }
+            });
+        }
+        Cluster {
+            sim,
+            nodes,
+            held_down: BTreeSet::new(),
+            supervisor: Vec::new(),
+            supervisor_delay: Duration::from_millis(scenario.cluster.supervisor_restart_ms),
+        }
+    }
+
+    fn node(&self, id: u64) -> &SimNode {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    pub fn node_count(&self) -> u64 {
+        self.nodes.len() as u64
+    }
+
+    /// Height of the last block on the node's disk (what a crash keeps).
+    pub fn synced_height(&self, id: u64) -> u64 {
+        self.node(id)
+            .disk
+            .lock()
+            .blocks
+            .last_key_value()
+            .map_or(0, |(h, _)| *h)
+    }
+
+    pub fn is_running(&mut self, id: u64) -> bool {
+        let name = self.node(id).name.clone();
+        self.sim.is_host_running(name.as_str())
+    }
+
+    /// Crashes the node if it runs (returns true then); cancels any
+    /// restart the supervisor had planned for it.
+    pub fn crash(&mut self, id: u64) -> bool {
+        let running = self.is_running(id);
+        if running {
+            let name = self.node(id).name.clone();
+            self.sim.crash(name.as_str());
+        }
+        self.supervisor.retain(|(_, n)| *n != id);
+        running
+    }
+
+    /// From now on the supervisor leaves the node down.
+    pub fn hold_down(&mut self, id: u64) {
+        self.held_down.insert(id);
+    }
+
+    /// (Re)starts the node's host.
+    pub fn start(&mut self, id: u64) {
+        let name = self.node(id).name.clone();
+        self.sim.bounce(name.as_str());
+        self.held_down.remove(&id);
+    }
+
+    pub fn wipe(&self, id: u64) {
+        self.node(id).disk.wipe();
+    }
+
+    pub fn faults(&self, id: u64) -> &Faults {
+        &self.node(id).faults
+    }
+
+    /// The node exited by itself at `at`: the supervisor restarts it
+    /// later, unless a fault holds it down.
+    pub fn exited(&mut self, id: u64, at: Duration) {
+        if !self.held_down.contains(&id) {
+            self.supervisor.push((at + self.supervisor_delay, id));
+        }
+    }
+
+    /// The nodes the supervisor restarts now (removed from its plan).
+    pub fn due_restarts(&mut self, now: Duration) -> Vec<u64> {
+        let due = self
+            .supervisor
+            .iter()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, n)| *n)
+            .collect();
+        self.supervisor.retain(|(t, _)| *t > now);
+        due
+    }
+}

@@ -1,0 +1,159 @@
+//! One run: a scenario, a seed, bug switches in; a report with a verdict
+//! and a trace hash out. Every random choice of the run is drawn from the
+//! seed ([`seeds`]); [`cluster`] is the simulated cluster, [`inject`] how
+//! faults reach it, [`report`] what the run tells its user. This file is
+//! the step loop.
+
+pub mod cluster;
+pub mod inject;
+pub mod report;
+pub mod seeds;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use node::hooks::observe::Event;
+
+use crate::check::Checks;
+use crate::scenario::fault::Fault;
+use crate::scenario::{swarm, Scenario};
+use crate::trace::{Record, Recorder, TraceHash, What};
+use cluster::Cluster;
+use inject::Injector;
+pub use report::RunReport;
+use seeds::RunSeeds;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Bug switches on top of the scenario's own.
+    pub bugs: Vec<String>,
+    /// Keep the event trace in the report (costs memory on long runs).
+    pub keep_trace: bool,
+}
+
+/// The state of a run in progress.
+pub(crate) struct Run<'a> {
+    cluster: Cluster<'a>,
+    recorder: Arc<Recorder>,
+    checks: Checks,
+    injector: Injector,
+    hash: TraceHash,
+    /// Records of the trace already absorbed.
+    seen: usize,
+}
+
+/// Runs `spec` to its end or its first safety violation or panic.
+pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
+    let (scenario, mut params) = swarm::realize(&spec.scenario, spec.seed);
+    let scenario = &scenario;
+    let bugs = scenario.bugs_with(&spec.bugs)?;
+    let mut seeds = RunSeeds::install(spec.seed, &scenario.explore);
+    params.extend(seeds.points_knob(&scenario.explore));
+    let recorder = Recorder::new();
+    let mut run = Run {
+        cluster: Cluster::build(scenario, bugs, &mut seeds, &recorder),
+        recorder,
+        checks: Checks::new(scenario.cluster.nodes),
+        injector: Injector::default(),
+        hash: TraceHash::new(),
+        seen: 0,
+    };
+    let mut faults: Vec<&Fault> = scenario.faults.iter().collect();
+    faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    let mut faults = faults.into_iter().peekable();
+    let duration = Duration::from_secs_f64(scenario.duration_s);
+    let liveness_from = Duration::from_secs_f64(scenario.liveness_from_s());
+    let mut liveness_open = false;
+
+    while run.cluster.sim.elapsed() < duration {
+        let now = run.cluster.sim.elapsed();
+        crate::log::set_harness_now(now);
+        while let Some(f) = faults.next_if(|f| Duration::from_secs_f64(f.at_s) <= now) {
+            run.absorb();
+            let note = f.kind.apply(&mut run);
+            run.recorder.harness(now, note);
+        }
+        run.restart_exited(now);
+        if !liveness_open && now >= liveness_from {
+            run.absorb();
+            run.checks.open_liveness();
+            liveness_open = true;
+        }
+        let step = std::panic::catch_unwind(AssertUnwindSafe(|| run.cluster.sim.step()));
+        match step {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(format!("simulation error: {e}")),
+            Err(payload) => {
+                let message = node::hooks::task::take_first_uncaught_panic()
+                    .unwrap_or_else(|| node::hooks::task::panic_message(&*payload));
+                run.checks.runtime_panic(message);
+            }
+        }
+        run.absorb();
+        if run.checks.violation().is_some() {
+            break;
+        }
+    }
+    let now = run.cluster.sim.elapsed();
+    let violation = run.checks.finish(now, liveness_from);
+    let view = run.checks.view();
+    Ok(RunReport {
+        violation,
+        trace_hash: run.hash.finish(),
+        sim_time: now,
+        heights: view.heights(),
+        leader: view.leader(),
+        events: run.seen,
+        trace: if spec.keep_trace {
+            run.recorder.all().iter().map(Record::line).collect()
+        } else {
+            Vec::new()
+        },
+        params,
+    })
+}
+
+impl Run<'_> {
+    /// Feeds new trace records to the hash, the checkers and the injector.
+    fn absorb(&mut self) {
+        let records = self.recorder.since(self.seen);
+        self.seen += records.len();
+        for r in &records {
+            self.hash.add(r);
+            self.checks.observe(r);
+            self.injector.observe(r);
+            if let What::Node(Event::Exit { .. }) = r.what {
+                let synced = self.cluster.synced_height(r.node);
+                self.checks.node_down(r.node, synced);
+                self.cluster.exited(r.node, r.at);
+            }
+        }
+    }
+
+    fn restart_exited(&mut self, now: Duration) {
+        for id in self.cluster.due_restarts(now) {
+            self.recorder
+                .harness(now, format!("supervisor restarts n{id}"));
+            self.start(id);
+        }
+    }
+
+    /// Stops the node if it runs; the checkers learn what its disk kept.
+    fn stop(&mut self, id: u64) {
+        if self.cluster.crash(id) {
+            let synced = self.cluster.synced_height(id);
+            self.checks.node_down(id, synced);
+            self.injector.node_down(id);
+        }
+    }
+
+    fn start(&mut self, id: u64) {
+        let synced = self.cluster.synced_height(id);
+        self.cluster.start(id);
+        self.checks.node_up(id, synced);
+    }
+}
