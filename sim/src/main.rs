@@ -118,10 +118,6 @@ enum Command {
     },
     /// List the bug switches (pre-fix behaviours) the node keeps.
     Bugs,
-    /// One run of `sim fuzz`, in its own process: a JSON run on stdin, its
-    /// JSON result on stdout.
-    #[command(hide = true)]
-    FuzzWorker,
 }
 
 fn main() -> ExitCode {
@@ -158,7 +154,6 @@ fn main() -> ExitCode {
             expect,
         }),
         Command::Replay { artefact, log } => cmd::replay::replay(&program, &artefact, log),
-        Command::FuzzWorker => sim::fuzz::worker::worker(),
         Command::Bench { hours, seeds } => {
             cmd::bench::bench(&cmd::bench::BenchArgs { hours, seeds })
         }

@@ -1,18 +1,13 @@
 //! `sim fuzz`: every seed of a range of every scenario, `--jobs` at a time.
 //!
-//! Each run is one seed of one scenario in its own process (`sim
-//! fuzz-worker`, a hidden subcommand): a worker thread of the runner starts
-//! it, hands it the parsed scenario, the seed and the bug switches as JSON on
-//! stdin, and reads its [`RunResult`] as JSON on stdout.
-//!
-//! Why a process and not [`run`] on the worker thread: a run is a function
-//! of its seed only in a fresh process. tokio numbers tasks from one
-//! process-wide counter, and a current-thread runtime files its tasks in 4
-//! lists by task id, which fixes the order in which the tasks of a crashed
-//! host are dropped; so the trace of a run with a crash depends on how many
-//! tasks the process spawned before (and, with threads, concurrently). In a
-//! fresh process the counter starts at the same value as in `sim run` and
-//! `sim replay`, so a seed gives the same trace hash in all three.
+//! Runs go to `--jobs` threads of this process ([`pool`]). A run is a
+//! function of its seed alone, wherever it runs: every per-run global is
+//! seeded and reset by one guard (`run::seeds`), turmoil and the node keep
+//! their state per thread, and node tasks live on their host's `LocalSet`,
+//! so a crashed host drops them in spawn order whatever ran before in the
+//! process. `tests/isolation.rs` checks it: seeds with crashes, restarts,
+//! fresh starts, partitions and exploration give the same trace hash in a
+//! fresh `sim run` process, after other runs, and beside them on threads.
 //!
 //! Runs are handed out from one atomic counter; their results are reported
 //! in run order (seed, then scenario as given), so the summary, the exit
@@ -26,7 +21,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod seeds;
-pub mod worker;
+pub mod pool;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -107,9 +102,9 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
     let mut write_errors: Vec<String> = Vec::new();
 
     let (tx, rx) = mpsc::channel::<(u64, Result<RunResult, String>, Duration)>();
-    // OS threads of the runner, outside any simulation: each one starts the
-    // worker process of a run and waits for it (see the module comment).
-    #[allow(clippy::disallowed_methods)] // runner threads, not simulated code
+    // OS threads of the runner, each running whole simulations (see the
+    // module comment); results come back here, on this thread.
+    #[allow(clippy::disallowed_methods)] // runner threads, outside any simulation
     std::thread::scope(|s| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -121,10 +116,9 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
                         break;
                     }
                     let (target, seed) = plan.job(j);
-                    let spec = plan.spec(target, seed);
                     #[allow(clippy::disallowed_methods)] // wall time of one run, for the JUnit file
                     let t0 = Instant::now();
-                    let result = worker::run_in_child(&plan.exe, &spec);
+                    let result = pool::run_caught(&plan.spec(target, seed));
                     if tx.send((j, result, t0.elapsed())).is_err() {
                         break;
                     }

@@ -35,8 +35,6 @@ pub struct Target {
 /// A checked `sim fuzz` command line.
 pub struct Plan {
     pub program: String,
-    /// This executable, started once per run (`sim fuzz-worker`).
-    pub exe: PathBuf,
     pub targets: Vec<Target>,
     pub bugs: Vec<String>,
     pub seeds: Seeds,
@@ -108,11 +106,8 @@ pub fn plan(args: &FuzzArgs) -> Result<Plan, String> {
             expected,
         });
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("cannot find the sim executable to run seeds with: {e}"))?;
     let plan = Plan {
         program: args.program.clone(),
-        exe,
         targets,
         bugs: args.bugs.clone(),
         seeds,

@@ -1,0 +1,19 @@
+//! One run of a sweep on a worker thread: the run, with a harness panic
+//! (not a node's: those are verdicts) turned into an error line for that
+//! seed instead of the end of the sweep.
+
+use std::panic::AssertUnwindSafe;
+
+use crate::artefact::RunResult;
+use crate::run::{run, RunSpec};
+
+pub fn run_caught(spec: &RunSpec) -> Result<RunResult, String> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| run(spec))) {
+        Ok(Ok(report)) => Ok(RunResult::of(&report)),
+        Ok(Err(e)) => Err(e),
+        Err(payload) => Err(format!(
+            "harness panic: {}",
+            node::hooks::task::panic_message(&*payload)
+        )),
+    }
+}
