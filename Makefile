@@ -1,7 +1,9 @@
 # Shortcuts; README.md explains each.
 SCENARIO ?= scenarios/fresh_start_height1.toml
 SEED ?= 1
-SIM := target/release/sim
+# Where cargo puts binaries: CARGO_TARGET_DIR if set, else target/.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+SIM := $(TARGET_DIR)/release/sim
 # make fuzz: every seed of SEEDS of every scenario of FUZZ_SCENARIOS.
 SEEDS ?= 1..1000
 FUZZ_SCENARIOS ?= $(wildcard scenarios/*.toml)
@@ -14,7 +16,8 @@ build:
 # Run the main scenario on the simulated cluster, fixed then with bug 1.
 sim: build
 	$(SIM) run $(SCENARIO) --seed $(SEED)
-	-$(SIM) run $(SCENARIO) --seed $(SEED) --bug height1-deadlock
+	@echo "== the same seed with the pre-fix behaviour (expected: exit 11, liveness)"
+	$(SIM) run $(SCENARIO) --seed $(SEED) --bug height1-deadlock; test $$? -eq 11
 
 test:
 	cargo test --features sim
@@ -37,4 +40,4 @@ fuzz: build
 # produced blocks and both followers hold the same blocks.
 devnet-smoke:
 	cargo build --release -p node
-	target/release/node devnet --nodes 3 --base-port 7100 --duration-s 10
+	$(TARGET_DIR)/release/node devnet --nodes 3 --base-port 7100 --duration-s 10

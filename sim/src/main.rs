@@ -120,7 +120,20 @@ enum Command {
     Bugs,
 }
 
+/// `sim run … | head`: when the reader of stdout goes away, end as other
+/// command-line tools do (killed by SIGPIPE, status 141 in a shell)
+/// instead of panicking on the next `println!`.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists;
+    // restores the default action of one signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

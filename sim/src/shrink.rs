@@ -120,7 +120,7 @@ impl Shrinker {
         while self.best.cluster.nodes > 1 {
             let mut c = self.best.clone();
             c.cluster.nodes -= 1;
-            let what = format!("{} nodes", c.cluster.nodes);
+            let what = format!("{} node(s)", c.cluster.nodes);
             if !self.try_keep(&what, c) {
                 break;
             }

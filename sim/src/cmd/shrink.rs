@@ -33,6 +33,19 @@ fn shrink_inner(program: &str, args: &ShrinkArgs) -> Result<i32, String> {
         return Err("--max-attempts must be at least 1".to_string());
     }
     let artefact = Artefact::read(&args.artefact)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        Path::new("scenarios/regressions").join(format!(
+            "{}-seed{}.toml",
+            crate::artefact::stem(Path::new(&artefact.scenario_path)),
+            artefact.seed
+        ))
+    });
+    if out.exists() {
+        return Err(format!(
+            "{} exists: shrink never overwrites a scenario (give another --out, or remove it)",
+            out.display()
+        ));
+    }
     #[allow(clippy::disallowed_methods)] // wall time of the harness, for the report only
     let started = std::time::Instant::now();
     let (plain, _) = crate::scenario::swarm::realize(&artefact.scenario, artefact.seed);
@@ -52,7 +65,7 @@ fn shrink_inner(program: &str, args: &ShrinkArgs) -> Result<i32, String> {
         ));
     }
     eprintln!(
-        "shrink: seed {} fails with {} ({}); {} faults, {} nodes, {} s",
+        "shrink: seed {} fails with {} ({}); {} faults, {} node(s), {} s",
         artefact.seed,
         target,
         describe(report.violation.as_ref()),
@@ -88,8 +101,8 @@ fn shrink_inner(program: &str, args: &ShrinkArgs) -> Result<i32, String> {
     let header = format!(
         "# Regression found by `sim fuzz` and shrunk by `sim shrink` ({program}).\n\
          # Violation: {}\n\
-         # Original: {} seed {} bugs [{}], {} faults, {} nodes, {} s.\n\
-         # Shrunk: {} faults, {} nodes, {} s, in {} runs ({:.1} s wall).\n\
+         # Original: {} seed {} bugs [{}], {} faults, {} node(s), {} s.\n\
+         # Shrunk: {} faults, {} node(s), {} s, in {} runs ({:.1} s wall).\n\
          # Fails deterministically at seed {} (expect.seeds); cargo test --features sim runs it.\n",
         s.verdict,
         artefact.scenario_path,
@@ -122,13 +135,6 @@ fn shrink_inner(program: &str, args: &ShrinkArgs) -> Result<i32, String> {
             describe(check.violation.as_ref())
         ));
     }
-    let out = args.out.clone().unwrap_or_else(|| {
-        Path::new("scenarios/regressions").join(format!(
-            "{}-seed{}.toml",
-            crate::artefact::stem(Path::new(&artefact.scenario_path)),
-            artefact.seed
-        ))
-    });
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

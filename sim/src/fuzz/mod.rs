@@ -18,10 +18,10 @@
 //! `sometimes` expectation, gets an [`Artefact`] file as soon as it ends.
 
 pub mod plan;
+pub mod pool;
 pub mod progress;
 pub mod report;
 pub mod seeds;
-pub mod pool;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -147,7 +147,7 @@ pub struct Expect {
     #[serde(default)]
     pub outcome: Outcome,
     /// With one more bug switch on, by switch name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub with_bug: BTreeMap<String, Outcome>,
     /// The seeds `cargo test` runs this file at (default: 1 to 4); a
     /// regression scenario names the seed it fails at.
