@@ -307,10 +307,16 @@ async fn devnet_check(args: DevnetArgs) -> ExitCode {
         .join("/");
     if failures.is_empty() {
         let leader = leaders.first().map_or(0, |s| s.id);
+        // A passing run leaves nothing behind in the temp dir; a failing
+        // one keeps its logs, and `--dir` keeps them always.
+        let logs = if args.dir.is_none() && std::fs::remove_dir_all(&dir).is_ok() {
+            "logs removed (give --dir to keep them)".to_string()
+        } else {
+            format!("logs in {}", dir.display())
+        };
         println!(
-            "devnet: PASS: one leader (n{leader}), heights {heights}, all {} nodes agree on blocks 1..={compared}; {elapsed:.1} s, logs in {}",
-            args.nodes,
-            dir.display()
+            "devnet: PASS: one leader (n{leader}), heights {heights}, all {} nodes agree on blocks 1..={compared}; {elapsed:.1} s, {logs}",
+            args.nodes
         );
         ExitCode::SUCCESS
     } else {
