@@ -251,7 +251,9 @@ mod tests {
                 heights: Vec::new(),
                 leader: None,
                 events: 0,
-                trace: Vec::new(),
+                records: Vec::new(),
+                violation_at: None,
+                liveness_from: Duration::ZERO,
                 params: vec![("connect_delay".to_string(), "12".to_string())],
             };
             let path = Path::new("out").join(file_name(&file, 7));

@@ -52,14 +52,14 @@ pub fn check_with(
     };
     let first = runner(&spec)?;
     let second = runner(&spec)?;
-    if let Some(d) = first_divergence(&first.trace, &second.trace) {
+    if let Some(d) = first_divergence(&first.lines(), &second.lines()) {
         return Ok(Err(d));
     }
     if first.trace_hash != second.trace_hash {
         // Same lines but a different hash: the hash covers something the
         // lines do not show; still a divergence.
         return Ok(Err(Divergence {
-            index: first.trace.len(),
+            index: first.records.len(),
             first: Some(format!("trace={:016x}", first.trace_hash)),
             second: Some(format!("trace={:016x}", second.trace_hash)),
         }));

@@ -31,7 +31,26 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum What {
     Node(Event),
-    Harness(String),
+    Harness(Note),
+}
+
+/// What the harness did. The hash covers `text` only; `act` says the same
+/// in a form the views (timeline, summary, failure context) can use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub text: String,
+    pub act: Act,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// A scenario fault of this kind (`crash`, `partition`, ...), on these
+    /// nodes (names resolved when it fired; both sides of a partition).
+    Fault { kind: &'static str, nodes: Vec<u64> },
+    /// A scenario fault that named no node when it fired.
+    Skipped { kind: &'static str },
+    /// The supervisor restarted a node that had exited by itself.
+    SupervisorRestart { node: u64 },
 }
 
 impl Record {
@@ -44,7 +63,7 @@ impl Record {
         };
         let what = match &self.what {
             What::Node(e) => format!("{e:?}"),
-            What::Harness(s) => s.clone(),
+            What::Harness(note) => note.text.clone(),
         };
         format!("{:>10.3}s {who} {what}", self.at.as_secs_f64())
     }
@@ -56,7 +75,7 @@ impl Record {
         match &self.what {
             What::Harness(note) => {
                 out.tag(0);
-                out.str(note);
+                out.str(&note.text);
             }
             What::Node(event) => encode_event(event, out),
         }
@@ -217,11 +236,11 @@ impl Recorder {
         Arc::new(Recorder::default())
     }
 
-    pub fn harness(&self, at: Duration, what: String) {
+    pub fn harness(&self, at: Duration, note: Note) {
         self.push(Record {
             at,
             node: 0,
-            what: What::Harness(what),
+            what: What::Harness(note),
         });
     }
 

@@ -38,7 +38,7 @@ fn every_scenario_is_deterministic_over_20_seeds() {
     for file in &files {
         for seed in SEEDS {
             match check(&spec(file, seed)).expect("run starts") {
-                Ok(report) => assert!(report.trace.len() > 10, "{file} seed {seed}: empty trace"),
+                Ok(report) => assert!(report.records.len() > 10, "{file} seed {seed}: empty trace"),
                 Err(d) => panic!("{file} seed {seed}: {d}"),
             }
         }
@@ -66,13 +66,13 @@ fn the_check_fails_when_determinism_is_broken() {
         ..spec.clone()
     })
     .unwrap()
-    .trace;
+    .lines();
     let b = run(&RunSpec {
         seed: 4,
         ..spec.clone()
     })
     .unwrap()
-    .trace;
+    .lines();
     let i = divergence.index;
     assert_eq!(a[..i], b[..i], "records before the divergence are equal");
     assert_eq!(divergence.first.as_ref(), a.get(i));
@@ -99,7 +99,7 @@ fn a_seed_replays_the_same_after_other_runs() {
     for (file, seed) in [("leader_crash.toml", 1), ("steady_60s.toml", 1)] {
         run(&spec(file, seed)).unwrap();
         let again = run(&spec("leader_crash.toml", 2)).unwrap();
-        if let Some(d) = sim::determinism::first_divergence(&alone.trace, &again.trace) {
+        if let Some(d) = sim::determinism::first_divergence(&alone.lines(), &again.lines()) {
             panic!("after {file} seed {seed}: {d}");
         }
     }

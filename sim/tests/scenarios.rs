@@ -177,7 +177,7 @@ fn syncer_race_is_reproduced_and_fixed() {
             describe(fixed.violation.as_ref())
         );
         if fixed
-            .trace
+            .lines()
             .iter()
             .any(|l| l.contains("FaultPoint { point: \"election.publisher_mode\""))
         {

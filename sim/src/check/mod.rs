@@ -113,6 +113,7 @@ pub struct Checks {
     syncer: syncer::SyncerCheck,
     /// The first safety or panic violation; later ones are consequences.
     violation: Option<Violation>,
+    violation_at: Option<Duration>,
 }
 
 #[cfg(feature = "sim")]
@@ -124,35 +125,40 @@ impl Checks {
             durability: durability::DurabilityCheck::default(),
             syncer: syncer::SyncerCheck::default(),
             violation: None,
+            violation_at: None,
         }
     }
 
-    fn fail(&mut self, v: Option<Violation>) {
-        if self.violation.is_none() {
+    fn fail(&mut self, at: Duration, v: Option<Violation>) {
+        if self.violation.is_none() && v.is_some() {
             self.violation = v;
+            self.violation_at = Some(at);
         }
     }
 
     pub fn observe(&mut self, r: &Record) {
         self.view.observe(r);
         let found = height::observe(r, &mut self.view);
-        self.fail(found);
+        self.fail(r.at, found);
         let found = self.agreement.observe(r);
-        self.fail(found);
+        self.fail(r.at, found);
         self.durability.observe(r);
         let found = node_report::observe(r);
-        self.fail(found);
+        self.fail(r.at, found);
         let found = self.syncer.observe(r);
-        self.fail(found);
+        self.fail(r.at, found);
     }
 
     /// A panic outside any node task (the simulated runtime's own).
-    pub fn runtime_panic(&mut self, message: String) {
-        self.fail(Some(Violation::Panic {
-            node: 0,
-            task: "runtime".to_string(),
-            message,
-        }));
+    pub fn runtime_panic(&mut self, at: Duration, message: String) {
+        self.fail(
+            at,
+            Some(Violation::Panic {
+                node: 0,
+                task: "runtime".to_string(),
+                message,
+            }),
+        );
     }
 
     /// The node stopped; its disk kept blocks up to `synced_height`.
@@ -163,6 +169,11 @@ impl Checks {
 
     pub fn node_up(&mut self, node: u64, synced_height: u64) {
         self.view.node_up(node, synced_height);
+    }
+
+    /// When the first violation was found.
+    pub fn violation_at(&self) -> Option<Duration> {
+        self.violation_at
     }
 
     /// The first violation so far.
@@ -177,9 +188,9 @@ impl Checks {
     /// End-of-run checks: durability, then liveness.
     pub fn finish(&mut self, now: Duration, liveness_from: Duration) -> Option<Violation> {
         let found = self.durability.finish(&self.view);
-        self.fail(found);
+        self.fail(now, found);
         let found = liveness::finish(&self.view, &self.syncer, now, liveness_from);
-        self.fail(found);
+        self.fail(now, found);
         self.violation.clone()
     }
 

@@ -58,7 +58,7 @@ pub fn run(args: &RunArgs) -> i32 {
             Ok(Ok(r)) => {
                 println!(
                     "determinism: ok, two runs gave the same {} events (trace={:016x})",
-                    r.trace.len(),
+                    r.records.len(),
                     r.trace_hash
                 );
                 r
@@ -96,7 +96,7 @@ pub fn run(args: &RunArgs) -> i32 {
         println!("fault points enabled: {points}");
     }
     if args.trace {
-        for line in &report.trace {
+        for line in report.lines() {
             println!("{line}");
         }
     }

@@ -18,7 +18,7 @@ use node::hooks::observe::Event;
 use crate::check::Checks;
 use crate::scenario::fault::Fault;
 use crate::scenario::{swarm, Scenario};
-use crate::trace::{Record, Recorder, TraceHash, What};
+use crate::trace::{Act, Note, Recorder, TraceHash, What};
 use cluster::Cluster;
 use inject::Injector;
 pub use report::RunReport;
@@ -31,7 +31,8 @@ pub struct RunSpec {
     pub seed: u64,
     /// Bug switches on top of the scenario's own.
     pub bugs: Vec<String>,
-    /// Keep the event trace in the report (costs memory on long runs).
+    /// Keep the event trace in the report (costs memory on long runs; the
+    /// timeline, `--trace` and the determinism check need it).
     pub keep_trace: bool,
 }
 
@@ -74,7 +75,20 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         crate::log::set_harness_now(now);
         while let Some(f) = faults.next_if(|f| Duration::from_secs_f64(f.at_s) <= now) {
             run.absorb();
-            let note = f.kind.apply(&mut run);
+            let applied = f.kind.apply(&mut run);
+            let kind = f.kind.name();
+            let act = if applied.skipped {
+                Act::Skipped { kind }
+            } else {
+                Act::Fault {
+                    kind,
+                    nodes: applied.nodes,
+                }
+            };
+            let note = Note {
+                text: applied.text,
+                act,
+            };
             run.recorder.harness(now, note);
         }
         run.restart_exited(now);
@@ -90,7 +104,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
             Err(payload) => {
                 let message = node::hooks::task::take_first_uncaught_panic()
                     .unwrap_or_else(|| node::hooks::task::panic_message(&*payload));
-                run.checks.runtime_panic(message);
+                run.checks.runtime_panic(now, message);
             }
         }
         run.absorb();
@@ -103,13 +117,15 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let view = run.checks.view();
     Ok(RunReport {
         violation,
+        violation_at: run.checks.violation_at(),
+        liveness_from,
         trace_hash: run.hash.finish(),
         sim_time: now,
         heights: view.heights(),
         leader: view.leader(),
         events: run.seen,
-        trace: if spec.keep_trace {
-            run.recorder.all().iter().map(Record::line).collect()
+        records: if spec.keep_trace {
+            run.recorder.all()
         } else {
             Vec::new()
         },
@@ -136,8 +152,11 @@ impl Run<'_> {
 
     fn restart_exited(&mut self, now: Duration) {
         for id in self.cluster.due_restarts(now) {
-            self.recorder
-                .harness(now, format!("supervisor restarts n{id}"));
+            let note = Note {
+                text: format!("supervisor restarts n{id}"),
+                act: Act::SupervisorRestart { node: id },
+            };
+            self.recorder.harness(now, note);
             self.start(id);
         }
     }

@@ -6,25 +6,35 @@ use std::time::Duration;
 
 use super::RunSpec;
 use crate::check::Violation;
+use crate::trace::Record;
 use crate::verdict::{describe, Outcome};
 
 /// What a run gave.
 #[derive(Clone, Debug)]
 pub struct RunReport {
     pub violation: Option<Violation>,
+    /// When the checkers found it (the end of the run for liveness).
+    pub violation_at: Option<Duration>,
+    /// When the liveness phase opened.
+    pub liveness_from: Duration,
     pub trace_hash: u64,
     pub sim_time: Duration,
     /// (node id, height, running) at the end.
     pub heights: Vec<(u64, u64, bool)>,
     pub leader: Option<u64>,
     pub events: usize,
-    /// The event trace, one line per record, if asked for.
-    pub trace: Vec<String>,
+    /// The event trace, if asked for (`RunSpec::keep_trace`).
+    pub records: Vec<Record>,
     /// Knobs of the run drawn from the seed (name, value), in draw order.
     pub params: Vec<(String, String)>,
 }
 
 impl RunReport {
+    /// The trace, one line per record, as `--trace` prints it.
+    pub fn lines(&self) -> Vec<String> {
+        self.records.iter().map(Record::line).collect()
+    }
+
     pub fn outcome(&self) -> Outcome {
         Outcome::of(self.violation.as_ref())
     }

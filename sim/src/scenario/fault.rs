@@ -134,17 +134,39 @@ impl FaultKind {
         }
     }
 
-    /// Does it to the cluster; returns the trace note of what it did (with
-    /// names resolved), or of why it was skipped.
-    pub fn apply(&self, t: &mut dyn Target) -> String {
-        let name = |id: u64| format!("n{id}");
+    /// The kind's name, as scenario files write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Crash { .. } => "crash",
+            FaultKind::Restart { .. } => "restart",
+            FaultKind::FreshStart { .. } => "fresh_start",
+            FaultKind::DelayConnect { .. } => "delay_connect",
+            FaultKind::LinkLatency { .. } => "link_latency",
+            FaultKind::Partition { .. } => "partition",
+            FaultKind::Heal {} => "heal",
+            FaultKind::Loss { .. } => "loss",
+        }
+    }
+
+    /// Does it to the cluster; returns what it did, with names resolved.
+    pub fn apply(&self, t: &mut dyn Target) -> Applied {
+        let done = |text: String, nodes: Vec<u64>| Applied {
+            text,
+            nodes,
+            skipped: false,
+        };
+        let skipped = |text: String| Applied {
+            text,
+            nodes: Vec::new(),
+            skipped: true,
+        };
         match self {
             FaultKind::Crash { node } => match t.resolve(node) {
                 Some(id) => {
                     t.crash(id);
-                    format!("crash n{id}")
+                    done(format!("crash n{id}"), vec![id])
                 }
-                None => format!("crash {node}: no such node now, skipped"),
+                None => skipped(format!("crash {node}: no such node now, skipped")),
             },
             FaultKind::Restart { node } | FaultKind::FreshStart { node } => {
                 let fresh = matches!(self, FaultKind::FreshStart { .. });
@@ -152,9 +174,9 @@ impl FaultKind {
                 match t.resolve(node) {
                     Some(id) => {
                         t.restart(id, fresh);
-                        format!("{what} n{id}")
+                        done(format!("{what} n{id}"), vec![id])
                     }
-                    None => format!("{what} {node}: no such node now, skipped"),
+                    None => skipped(format!("{what} {node}: no such node now, skipped")),
                 }
             }
             FaultKind::DelayConnect {
@@ -164,17 +186,25 @@ impl FaultKind {
             } => match (t.resolve(node), t.resolve(peer)) {
                 (Some(a), Some(b)) => {
                     t.set_connect_delay(a, b, Duration::from_millis(*delay_ms));
-                    format!("delay connect n{a} -> n{b} by {delay_ms} ms")
+                    done(
+                        format!("delay connect n{a} -> n{b} by {delay_ms} ms"),
+                        vec![a, b],
+                    )
                 }
-                _ => format!("delay connect {node} -> {peer}: no such node now, skipped"),
+                _ => skipped(format!(
+                    "delay connect {node} -> {peer}: no such node now, skipped"
+                )),
             },
             FaultKind::LinkLatency { a, b, latency_ms } => match (t.resolve(a), t.resolve(b)) {
                 // `leader` may name the same node as the other side: no link.
                 (Some(x), Some(y)) if x != y => {
                     t.set_link_latency(x, y, Duration::from_millis(*latency_ms));
-                    format!("link latency n{x} - n{y} = {latency_ms} ms")
+                    done(
+                        format!("link latency n{x} - n{y} = {latency_ms} ms"),
+                        vec![x, y],
+                    )
                 }
-                _ => format!("link latency {a} - {b}: no such link now, skipped"),
+                _ => skipped(format!("link latency {a} - {b}: no such link now, skipped")),
             },
             FaultKind::Partition { a, b } => {
                 let a: Vec<u64> = a.iter().filter_map(|s| t.resolve(s)).collect();
@@ -185,19 +215,39 @@ impl FaultKind {
                         t.partition(*x, *y);
                     }
                 }
-                let side = |s: &[u64]| s.iter().map(|id| name(*id)).collect::<Vec<_>>().join(", ");
-                format!("partition [{}] | [{}]", side(&a), side(&b))
+                let side = |s: &[u64]| {
+                    s.iter()
+                        .map(|id| format!("n{id}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let text = format!("partition [{}] | [{}]", side(&a), side(&b));
+                let mut nodes: Vec<u64> = a.iter().chain(&b).copied().collect();
+                nodes.sort_unstable();
+                nodes.dedup();
+                done(text, nodes)
             }
             FaultKind::Heal {} => {
                 t.heal_all();
-                "heal every link".to_string()
+                done("heal every link".to_string(), Vec::new())
             }
             FaultKind::Loss { rate } => {
                 t.set_loss(*rate);
-                format!("message loss {rate}")
+                done(format!("message loss {rate}"), Vec::new())
             }
         }
     }
+}
+
+/// What applying a fault did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// For the trace, with node names resolved.
+    pub text: String,
+    /// The nodes it acted on.
+    pub nodes: Vec<u64>,
+    /// It named no node when it fired, and did nothing.
+    pub skipped: bool,
 }
 
 /// Whether `faults` end with one still in force: a partition never
