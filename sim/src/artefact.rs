@@ -3,6 +3,7 @@
 //! scenario file changed: the scenario itself (inline), the seed, the bug
 //! switches, and what the run gave (outcome, verdict, trace hash).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,12 @@ pub struct RunResult {
     pub trace_hash: u64,
     pub sim_time_s: f64,
     pub params: Vec<(String, String)>,
+    /// Scenario faults applied, by kind (for the sweep's coverage table).
+    #[serde(default)]
+    pub faults: BTreeMap<String, u64>,
+    /// Fault points fired, by point.
+    #[serde(default)]
+    pub fault_points: BTreeMap<String, u64>,
 }
 
 impl RunResult {
@@ -70,8 +77,14 @@ impl RunResult {
             trace_hash: report.trace_hash,
             sim_time_s: report.sim_time.as_secs_f64(),
             params: report.params.clone(),
+            faults: names(&report.tally.faults),
+            fault_points: names(&report.tally.fault_points),
         }
     }
+}
+
+fn names(counts: &BTreeMap<&'static str, u64>) -> BTreeMap<String, u64> {
+    counts.iter().map(|(k, n)| (k.to_string(), *n)).collect()
 }
 
 /// Hex form of a trace hash, as `sim run` prints it after `trace=`.
@@ -243,6 +256,7 @@ mod tests {
                 seed: 7,
                 bugs: vec!["height1-deadlock".to_string()],
                 keep_trace: false,
+                progress: false,
             };
             let report = RunReport {
                 violation: None,
@@ -251,6 +265,7 @@ mod tests {
                 heights: Vec::new(),
                 leader: None,
                 events: 0,
+                tally: Default::default(),
                 records: Vec::new(),
                 violation_at: None,
                 liveness_from: Duration::ZERO,

@@ -48,6 +48,7 @@ pub fn check_with(
 ) -> Result<Result<RunReport, Divergence>, String> {
     let spec = RunSpec {
         keep_trace: true,
+        progress: false,
         ..spec.clone()
     };
     let first = runner(&spec)?;

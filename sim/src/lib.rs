@@ -21,6 +21,8 @@ pub mod cmd;
 #[cfg(feature = "sim")]
 pub mod determinism;
 #[cfg(feature = "sim")]
+pub mod explain;
+#[cfg(feature = "sim")]
 pub mod fuzz;
 #[cfg(feature = "sim")]
 pub mod log;
@@ -31,3 +33,5 @@ pub mod shrink;
 #[cfg(feature = "sim")]
 pub mod trace;
 pub mod verdict;
+#[cfg(feature = "sim")]
+pub mod view;

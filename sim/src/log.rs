@@ -30,13 +30,18 @@ impl FormatTime for SimTime {
     }
 }
 
+/// The default filter: `info`, turmoil's own events at `warn`, but
+/// turmoil's `node{name=..}` span (target `turmoil::sim`) kept, since it is
+/// what puts the node's name on every line a node writes.
+pub const DEFAULT_FILTER: &str = "info,turmoil=warn,turmoil::sim=info";
+
 /// Sends this process's tracing output to `path` (filter: `RUST_LOG`,
-/// default `info` plus turmoil at `warn`).
+/// default [`DEFAULT_FILTER`]).
 pub fn to_file(path: &Path) -> Result<(), String> {
     let file =
         File::create(path).map_err(|e| format!("{}: cannot create log: {e}", path.display()))?;
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,turmoil=warn"));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     tracing_subscriber::fmt()
         .with_writer(Mutex::new(file))
         .with_timer(SimTime)

@@ -27,26 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one scenario at one seed and check every invariant.
-    Run {
-        /// Scenario file (TOML), for example scenarios/fresh_start_height1.toml.
-        scenario: PathBuf,
-        /// Seed of every random choice of the run.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Turn on a pre-fix behaviour (repeatable); `sim bugs` lists them.
-        #[arg(long = "bug", value_name = "NAME")]
-        bugs: Vec<String>,
-        /// Write the run's tracing log here (simulated time and node on every line).
-        #[arg(long, value_name = "FILE")]
-        log: Option<PathBuf>,
-        /// Also print the whole event trace (what the trace hash covers).
-        #[arg(long)]
-        trace: bool,
-        /// Run the seed twice and compare the event traces record by record;
-        /// exit 13 and name the first differing event if they differ.
-        #[arg(long)]
-        check_determinism: bool,
-    },
+    Run(cmd::run::RunArgs),
     /// Run every seed of a range of every scenario, in parallel; write an
     /// artefact file for each run that did not meet its expected outcome.
     ///
@@ -59,9 +40,15 @@ enum Command {
         /// Scenario files (TOML).
         #[arg(required = true, value_name = "SCENARIO")]
         scenarios: Vec<PathBuf>,
-        /// Seeds, both ends included: A..B, A..=B, or one seed N.
-        #[arg(long, value_name = "A..B")]
-        seeds: String,
+        /// Seeds, both ends included: A..B, A..=B, or one seed N (with
+        /// --for: optional, default from seed 1 on).
+        #[arg(long, value_name = "A..B", required_unless_present = "for_duration")]
+        seeds: Option<String>,
+        /// A time budget instead of (or on top of) a seed range: stop
+        /// handing out seeds after this much wall time (90s, 10m, 2h) and
+        /// report what ran, in seed order.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_duration: Option<String>,
         /// Turn on a pre-fix behaviour (repeatable); `sim bugs` lists them.
         #[arg(long = "bug", value_name = "NAME")]
         bugs: Vec<String>,
@@ -90,6 +77,8 @@ enum Command {
         /// Tracing log file (default: the artefact's path with `.log` for `.json`).
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
+        #[command(flatten)]
+        view: cmd::ViewArgs,
     },
     /// Shrink a fuzz artefact: fewer faults, earlier faults, fewer nodes, a
     /// shorter run, exploration off, while the same violation persists at
@@ -149,6 +138,7 @@ fn main() -> ExitCode {
         Command::Fuzz {
             scenarios,
             seeds,
+            for_duration,
             bugs,
             jobs,
             shard,
@@ -159,6 +149,7 @@ fn main() -> ExitCode {
             program: program.clone(),
             scenarios,
             seeds,
+            for_duration,
             bugs,
             jobs,
             shard,
@@ -166,7 +157,11 @@ fn main() -> ExitCode {
             junit,
             expect,
         }),
-        Command::Replay { artefact, log } => cmd::replay::replay(&program, &artefact, log),
+        Command::Replay {
+            artefact,
+            log,
+            view,
+        } => cmd::replay::replay(&program, &artefact, log, &view),
         Command::Bench { hours, seeds } => {
             cmd::bench::bench(&cmd::bench::BenchArgs { hours, seeds })
         }
@@ -182,22 +177,7 @@ fn main() -> ExitCode {
                 max_attempts,
             },
         ),
-        Command::Run {
-            scenario,
-            seed,
-            bugs,
-            log,
-            trace,
-            check_determinism,
-        } => cmd::run::run(&cmd::run::RunArgs {
-            program: program.clone(),
-            scenario,
-            seed,
-            bugs,
-            log,
-            trace,
-            check_determinism,
-        }),
+        Command::Run(args) => cmd::run::run(&program, &args),
     };
     ExitCode::from(code as u8)
 }

@@ -55,9 +55,12 @@ impl Shrinker {
             seed: self.seed,
             bugs: self.bugs.clone(),
             keep_trace: false,
+            progress: false,
         };
         let Ok(report) = run(&spec) else { return false };
-        let same = Kind::of(report.violation.as_ref()) == self.target;
+        let same = Kind::of(report.violation.as_ref()) == self.target
+            && (self.target != Kind::Liveness
+                || signature(&describe(report.violation.as_ref())) == signature(&self.verdict));
         eprintln!(
             "shrink: attempt {:>3}/{}: {what}: {}",
             self.attempts,
@@ -171,5 +174,47 @@ impl Shrinker {
             kept_any |= self.try_keep(&what, c);
         }
         kept_any
+    }
+}
+
+/// What makes two liveness failures the same one: the same nodes stuck in
+/// the same roles and phases, whatever the times and heights. Without it,
+/// shrinking a stall at height 129 drifted to a stall at start-up (another
+/// failure with the same kind).
+pub fn signature(verdict: &str) -> String {
+    let mut out = String::with_capacity(verdict.len());
+    let mut chars = verdict.chars().peekable();
+    // After `n` (a node name) digits are kept; any other number is `#`.
+    let mut in_name = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() && !in_name && !out.ends_with('n') {
+            while chars
+                .peek()
+                .is_some_and(|d| d.is_ascii_digit() || *d == '.')
+            {
+                chars.next();
+            }
+            out.push('#');
+            continue;
+        }
+        in_name = c.is_ascii_digit() && (in_name || out.ends_with('n'));
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signature;
+
+    #[test]
+    fn liveness_signatures_ignore_times_and_heights_but_not_nodes_or_phases() {
+        let a = "LIVENESS VIOLATION: no progress from 17.00 s to 30.00 s: n3 has led since 1.22 s and is producing blocks (since 2.00 s); height stayed at 129";
+        let b = "LIVENESS VIOLATION: no progress from 9.50 s to 20.00 s: n3 has led since 4.01 s and is producing blocks (since 5.10 s); height stayed at 7";
+        let other_node = a.replace("n3", "n2");
+        let other_phase = a.replace("producing blocks", "waiting for a leader");
+        assert_eq!(signature(a), signature(b));
+        assert_ne!(signature(a), signature(&other_node));
+        assert_ne!(signature(a), signature(&other_phase));
     }
 }

@@ -21,6 +21,7 @@ fn spec(file: &str, seed: u64) -> RunSpec {
         seed,
         bugs: Vec::new(),
         keep_trace: true,
+        progress: false,
     }
 }
 

@@ -441,3 +441,87 @@ fn shrink_writes_a_smaller_scenario_that_fails_the_same_way() {
     let out = sim(&["shrink", &dir.s("missing.json")]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--for` is a time budget: seeds from 1 on until it is spent, then the
+/// usual summary (with its coverage table) and the usual exit code.
+#[test]
+fn a_time_budget_stops_the_sweep_and_reports_what_ran() {
+    let tmp = TempDir::new("budget");
+    let out = sim(&[
+        "fuzz",
+        LEADER_CRASH,
+        "--for",
+        "1s",
+        "--jobs",
+        "2",
+        "--out",
+        &tmp.s("out"),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("x seeds from 1 on, for 1 s"), "{stdout}");
+    assert!(stdout.contains("time budget of 1 s spent"), "{stdout}");
+    assert!(stdout.contains("coverage (runs it fired in"), "{stdout}");
+    assert!(stdout.contains("fault kinds   crash"), "{stdout}");
+    let bad = sim(&["fuzz", LEADER_CRASH, "--for", "10 parsecs"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Each artefact gets its timeline beside it.
+#[test]
+fn failing_runs_get_a_timeline_beside_their_artefact() {
+    let tmp = TempDir::new("timeline");
+    let out = sim(&[
+        "fuzz",
+        HEIGHT1,
+        "--seeds",
+        "2",
+        "--bug",
+        "height1-deadlock",
+        "--expect",
+        "pass",
+        "--out",
+        &tmp.s("out"),
+    ]);
+    assert_eq!(out.status.code(), Some(11), "{:?}", text(&out));
+    let html = std::fs::read_to_string(tmp.path("out").join("fresh_start_height1-seed2.html"))
+        .expect("timeline written");
+    assert!(html.contains("<html") && html.contains("LIVENESS VIOLATION"));
+}
+
+/// `sim run --trace=json` with filters prints only the records asked for,
+/// one JSON object per line; the summary gives the failure's context.
+#[test]
+fn run_prints_a_filtered_json_trace_and_the_failure_context() {
+    let out = sim(&[
+        "run",
+        HEIGHT1,
+        "--seed",
+        "1",
+        "--bug",
+        "height1-deadlock",
+        "--trace=json",
+        "--node",
+        "n3",
+        "--kind",
+        "BecameLeader",
+        "--from",
+        "1",
+    ]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(11), "{stdout}");
+    let json: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(json.len(), 1, "{stdout}");
+    assert!(
+        json[0].contains("\"node\":\"n3\"") && json[0].contains("\"term\":1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("elections: 1"), "{stdout}");
+    assert!(
+        stdout.contains("context: faults in force at 20.00 s: none"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("context: last events of n3:"), "{stdout}");
+    let bad = sim(&["run", HEIGHT1, "--trace", "--node", "x"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

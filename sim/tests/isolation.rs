@@ -46,6 +46,7 @@ fn spec(file: &str, seed: u64, bug: &str) -> RunSpec {
             vec![bug.to_string()]
         },
         keep_trace: false,
+        progress: false,
     }
 }
 

@@ -38,6 +38,7 @@ fn run_at(scenario: &Scenario, seed: u64, bugs: &[String]) -> RunReport {
         seed,
         bugs: bugs.to_vec(),
         keep_trace: false,
+        progress: false,
     };
     run(&spec).expect("run starts")
 }
@@ -169,6 +170,7 @@ fn syncer_race_is_reproduced_and_fixed() {
             seed,
             bugs: Vec::new(),
             keep_trace: true,
+            progress: false,
         })
         .unwrap();
         assert!(
@@ -191,5 +193,32 @@ fn syncer_race_is_reproduced_and_fixed() {
     assert!(
         toctou_fired > 0,
         "the publisher-mode fault point never fired"
+    );
+}
+
+/// A fault that names no node when it fires (`restart crashed` with
+/// nothing crashed) is skipped, and the summary says so.
+#[test]
+fn a_skipped_fault_is_reported() {
+    let scenario = Scenario::parse(
+        "duration_s = 12\ngrace_s = 4\n[[fault]]\nat_s = 3\nkind = \"restart\"\nnode = \"crashed\"\n",
+    )
+    .unwrap();
+    let spec = RunSpec {
+        scenario,
+        seed: 1,
+        bugs: Vec::new(),
+        keep_trace: false,
+        progress: false,
+    };
+    let report = run(&spec).unwrap();
+    assert_eq!(
+        report.tally.skipped_notes,
+        ["restart crashed: no such node now, skipped"]
+    );
+    let summary = report.summary("sim", "x.toml", &spec, 1.0);
+    assert!(
+        summary.contains("faults SKIPPED (named no node when they fired): restart crashed"),
+        "{summary}"
     );
 }

@@ -8,7 +8,7 @@ use crate::block::Block;
 
 /// Where a node is in its start-up or work; the liveness checker quotes the
 /// last phase of a stuck node.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Phase {
     Starting,
     WaitingForLeader,
@@ -45,7 +45,7 @@ impl fmt::Display for Phase {
 
 /// One observable step of a node. The ordered list of events of a run is
 /// what its trace hash covers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Event {
     Phase(Phase),
     BecameLeader {
@@ -110,7 +110,7 @@ pub enum Event {
 }
 
 /// Which path started a syncer (the race is between them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum StartedBy {
     /// The end of the sync service's start sequence (after p2p init).
     StartPath,

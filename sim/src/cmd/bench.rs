@@ -68,6 +68,7 @@ fn timed(scenario: &Scenario, seed: u64) -> (f64, f64, String) {
         seed,
         bugs: Vec::new(),
         keep_trace: false,
+        progress: false,
     };
     let report = run(&spec).expect("bench run starts");
     (

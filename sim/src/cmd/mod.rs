@@ -8,9 +8,45 @@ pub mod replay;
 pub mod run;
 pub mod shrink;
 
+use std::path::PathBuf;
+
 use node::hooks::bugs::BUG_SWITCHES;
 
+use crate::run::RunReport;
 use crate::verdict::exit;
+
+/// Pictures of a run (`sim run`, `sim replay`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ViewArgs {
+    /// Write the run as a timeline: one self-contained HTML file, one lane
+    /// per node (role and term, height, phase), faults, fault points and
+    /// the violation; open it in any browser.
+    #[arg(long, value_name = "FILE.html")]
+    pub timeline: Option<PathBuf>,
+    /// Write the run in the Chrome trace-event format (JSON), to open in
+    /// Perfetto (ui.perfetto.dev, "Open trace file") or chrome://tracing.
+    #[arg(long, value_name = "FILE.json")]
+    pub perfetto: Option<PathBuf>,
+}
+
+impl ViewArgs {
+    /// Writes the pictures asked for; an error names the file.
+    pub fn write(&self, report: &RunReport, title: &str) -> Result<(), String> {
+        if let Some(file) = &self.timeline {
+            write_file(file, &crate::view::timeline_html(report, title))?;
+            println!("timeline: {}", file.display());
+        }
+        if let Some(file) = &self.perfetto {
+            write_file(file, &crate::view::perfetto_json(report))?;
+            println!("perfetto: {}", file.display());
+        }
+        Ok(())
+    }
+}
+
+fn write_file(file: &std::path::Path, text: &str) -> Result<(), String> {
+    std::fs::write(file, text).map_err(|e| format!("{}: cannot write: {e}", file.display()))
+}
 
 /// `sim bugs`: the bug switches and what each brings back.
 pub fn bugs() -> i32 {

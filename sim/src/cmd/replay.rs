@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::ViewArgs;
 use crate::artefact::{self, Artefact};
 use crate::run::{run, RunSpec};
 use crate::verdict::exit;
 
 /// `sim replay ARTEFACT [--log FILE]`: runs the artefact's scenario at its
 /// seed with its bugs, prints the usual summary and compares trace hashes.
-pub fn replay(program: &str, path: &Path, log: Option<PathBuf>) -> i32 {
+pub fn replay(program: &str, path: &Path, log: Option<PathBuf>, view: &ViewArgs) -> i32 {
     let a = match Artefact::read(path) {
         Ok(a) => a,
         Err(e) => {
@@ -27,7 +28,8 @@ pub fn replay(program: &str, path: &Path, log: Option<PathBuf>) -> i32 {
         scenario: a.scenario.clone(),
         seed: a.seed,
         bugs: a.bugs.clone(),
-        keep_trace: false,
+        keep_trace: true,
+        progress: true,
     };
     println!(
         "artefact {}: scenario {} (inline) seed={} bugs=[{}] expected={} recorded={}",
@@ -58,6 +60,16 @@ pub fn replay(program: &str, path: &Path, log: Option<PathBuf>) -> i32 {
         }
     }
     println!("log: {}", log.display());
+    let title = format!(
+        "{} seed {} [{}] (replay)",
+        a.scenario_path,
+        a.seed,
+        a.bugs.join(",")
+    );
+    if let Err(e) = view.write(&report, &title) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
     let got = artefact::hex(report.trace_hash);
     if got != a.trace_hash {
         println!(

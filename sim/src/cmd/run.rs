@@ -1,27 +1,89 @@
-//! `sim run SCENARIO --seed N`: one run, its summary and its exit code.
+//! `sim run SCENARIO --seed N`: one run, its summary and its exit code;
+//! optionally its trace (filtered, as text or JSON lines) and pictures.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::ViewArgs;
 use crate::determinism;
+use crate::explain::filter::{json_line, TraceFilter};
 use crate::run::{run as run_spec, RunSpec};
 use crate::scenario::{swarm, Scenario};
 use crate::verdict::exit;
 
-/// The command line of `sim run`.
-pub struct RunArgs {
-    /// argv[0], for the replay command.
-    pub program: String,
-    pub scenario: PathBuf,
-    pub seed: u64,
-    pub bugs: Vec<String>,
-    pub log: Option<PathBuf>,
-    pub trace: bool,
-    pub check_determinism: bool,
+/// How `--trace` prints records.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceFormat {
+    /// One line per record: time, node, event.
+    Text,
+    /// One JSON object per line: `at_s`, `node`, `kind`, and the fields.
+    Json,
 }
 
-pub fn run(args: &RunArgs) -> i32 {
-    let program = &args.program;
+/// The command line of `sim run`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Scenario file (TOML), for example scenarios/fresh_start_height1.toml.
+    pub scenario: PathBuf,
+    /// Seed of every random choice of the run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Turn on a pre-fix behaviour (repeatable); `sim bugs` lists them.
+    #[arg(long = "bug", value_name = "NAME")]
+    pub bugs: Vec<String>,
+    /// Write the run's tracing log here (simulated time and node on every
+    /// line; filter with RUST_LOG, for example `RUST_LOG=info,node::sync=debug`).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Also print the event trace (what the trace hash covers), as text or
+    /// JSON lines; --node, --from, --to and --kind select records.
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
+    pub trace: Option<TraceFormat>,
+    /// With --trace: only this node's records (n1.., or `sim` for the
+    /// harness's own); repeatable.
+    #[arg(long = "node", value_name = "NAME", requires = "trace")]
+    pub nodes: Vec<String>,
+    /// With --trace: only records at or after this simulated second.
+    #[arg(long, value_name = "SECONDS", requires = "trace")]
+    pub from: Option<f64>,
+    /// With --trace: only records at or before this simulated second.
+    #[arg(long, value_name = "SECONDS", requires = "trace")]
+    pub to: Option<f64>,
+    /// With --trace: only records of this kind (an event such as
+    /// BlockStored, BecameLeader, FaultPoint, Phase, or the harness's
+    /// fault, skipped, supervisor_restart); repeatable.
+    #[arg(long = "kind", value_name = "KIND", requires = "trace")]
+    pub kinds: Vec<String>,
+    /// Run the seed twice and compare the event traces record by record;
+    /// exit 13 and name the first differing event if they differ.
+    #[arg(long)]
+    pub check_determinism: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+fn seconds(flag: &str, v: Option<f64>) -> Result<Option<Duration>, String> {
+    v.map(|s| {
+        Duration::try_from_secs_f64(s)
+            .map_err(|_| format!("{flag} {s}: expected a number of seconds, 0 or more"))
+    })
+    .transpose()
+}
+
+fn filter(args: &RunArgs) -> Result<TraceFilter, String> {
+    Ok(TraceFilter {
+        nodes: args
+            .nodes
+            .iter()
+            .map(|n| TraceFilter::parse_node(n))
+            .collect::<Result<_, _>>()?,
+        from: seconds("--from", args.from)?,
+        to: seconds("--to", args.to)?,
+        kinds: args.kinds.clone(),
+    })
+}
+
+pub fn run(program: &str, args: &RunArgs) -> i32 {
     let seed = args.seed;
     let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
@@ -34,6 +96,13 @@ pub fn run(args: &RunArgs) -> i32 {
         eprintln!("error: --bug: {e}");
         return exit::USAGE;
     }
+    let trace_filter = match filter(args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     if let Some(file) = &args.log {
         if let Err(e) = crate::log::to_file(file) {
             eprintln!("error: --log: {e}");
@@ -44,7 +113,9 @@ pub fn run(args: &RunArgs) -> i32 {
         scenario,
         seed,
         bugs: args.bugs.clone(),
-        keep_trace: args.trace,
+        // The failure context and the pictures are drawn from it.
+        keep_trace: true,
+        progress: true,
     };
     let path = args.scenario.display().to_string();
     println!("scenario {path} seed={seed} bugs=[{}]", spec.bugs.join(","));
@@ -95,10 +166,18 @@ pub fn run(args: &RunArgs) -> i32 {
     {
         println!("fault points enabled: {points}");
     }
-    if args.trace {
-        for line in report.lines() {
-            println!("{line}");
+    if let Some(format) = args.trace {
+        for r in report.records.iter().filter(|r| trace_filter.matches(r)) {
+            match format {
+                TraceFormat::Text => println!("{}", r.line()),
+                TraceFormat::Json => println!("{}", json_line(r)),
+            }
         }
+    }
+    let title = format!("{path} seed {seed} [{}]", spec.bugs.join(","));
+    if let Err(e) = args.view.write(&report, &title) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
     }
     println!("{}", report.summary(program, &path, &spec, wall_s));
     report.outcome().exit_code()

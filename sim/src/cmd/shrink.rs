@@ -54,6 +54,7 @@ fn shrink_inner(program: &str, args: &ShrinkArgs) -> Result<i32, String> {
         seed: artefact.seed,
         bugs: artefact.bugs.clone(),
         keep_trace: false,
+        progress: false,
     };
     let report = run(&original)?;
     let target = Kind::of(report.violation.as_ref());
@@ -128,6 +129,7 @@ fn shrink_inner(program: &str, args: &ShrinkArgs) -> Result<i32, String> {
         seed: artefact.seed,
         bugs: Vec::new(),
         keep_trace: false,
+        progress: false,
     })?;
     if Kind::of(check.violation.as_ref()) != target {
         return Err(format!(

@@ -43,6 +43,14 @@ pub struct Record {
     pub wall: Duration,
     pub met: bool,
     pub artefact: Option<PathBuf>,
+    /// The run's timeline, beside its artefact.
+    pub timeline: Option<PathBuf>,
+}
+
+/// Whether a run gets an artefact (and a timeline): it did not meet its
+/// expectation, or it failed where failing is expected only sometimes.
+fn needs_artefact(expected: Outcome, got: Outcome) -> bool {
+    !got.meets(expected) || (expected == Outcome::Sometimes && got != Outcome::Pass)
 }
 
 impl Record {
@@ -82,26 +90,41 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
     let total = plan.runs();
     let workers = (plan.jobs as u64).min(total).max(1) as usize;
     let names: Vec<&str> = plan.targets.iter().map(|t| t.path.as_str()).collect();
-    println!(
-        "fuzz: {} x {} = {total} runs, {} job{}, bugs=[{}]",
-        names.join(" "),
-        plan.seeds,
-        plan.jobs,
-        if plan.jobs == 1 { "" } else { "s" },
-        plan.bugs.join(",")
-    );
+    let jobs = format!("{} job{}", plan.jobs, if plan.jobs == 1 { "" } else { "s" });
+    let bugs = plan.bugs.join(",");
+    // With a time budget and no range, the number of runs is not known.
+    let shown_total = match plan.budget {
+        Some(b) if plan.open_ended => {
+            println!(
+                "fuzz: {} x seeds from {} on, for {:.0} s, {jobs}, bugs=[{bugs}]",
+                names.join(" "),
+                plan.seeds.range.first,
+                b.as_secs_f64()
+            );
+            0
+        }
+        _ => {
+            println!(
+                "fuzz: {} x {} = {total} runs, {jobs}, bugs=[{bugs}]",
+                names.join(" "),
+                plan.seeds
+            );
+            total
+        }
+    };
     if plan.seeds.is_empty() {
         println!("fuzz: this shard holds no seed of the range");
     }
     #[allow(clippy::disallowed_methods)] // wall clock of the runner: progress and seeds/s only
     let started = Instant::now();
-    let mut progress = Progress::new(total, started);
+    let mut progress = Progress::new(shown_total, started);
     let next = AtomicU64::new(0);
     let mut records: BTreeMap<u64, Record> = BTreeMap::new();
     let (mut failed, mut unmet, mut notes) = (0u64, 0u64, 0u64);
     let mut write_errors: Vec<String> = Vec::new();
 
-    let (tx, rx) = mpsc::channel::<(u64, Result<RunResult, String>, Duration)>();
+    type Done = (u64, Result<RunResult, String>, Option<String>, Duration);
+    let (tx, rx) = mpsc::channel::<Done>();
     // OS threads of the runner, each running whole simulations (see the
     // module comment); results come back here, on this thread.
     #[allow(clippy::disallowed_methods)] // runner threads, outside any simulation
@@ -110,7 +133,9 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
             let tx = tx.clone();
             let next = &next;
             s.spawn(move || {
-                while !interrupted.load(Ordering::SeqCst) {
+                while !interrupted.load(Ordering::SeqCst)
+                    && plan.budget.is_none_or(|b| started.elapsed() < b)
+                {
                     let j = next.fetch_add(1, Ordering::SeqCst);
                     if j >= total {
                         break;
@@ -118,17 +143,36 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
                     let (target, seed) = plan.job(j);
                     #[allow(clippy::disallowed_methods)] // wall time of one run, for the JUnit file
                     let t0 = Instant::now();
-                    let result = pool::run_caught(&plan.spec(target, seed));
-                    if tx.send((j, result, t0.elapsed())).is_err() {
+                    let spec = plan.spec(target, seed);
+                    let result = pool::run_caught(&spec);
+                    let wall = t0.elapsed();
+                    // A run that gets an artefact gets its timeline too (a
+                    // second run of the seed, keeping its trace).
+                    let expected = plan.targets[target].expected;
+                    let timeline = match &result {
+                        Ok(r) if needs_artefact(expected, r.outcome) => {
+                            let title = format!("{} seed {seed}", plan.targets[target].path);
+                            pool::timeline(&spec, &title)
+                        }
+                        _ => None,
+                    };
+                    if tx.send((j, result, timeline, wall)).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        for (j, result, wall) in rx {
+        for (j, result, timeline, wall) in rx {
             let (target, seed) = plan.job(j);
-            let record = record(plan, target, seed, result, wall, &mut write_errors);
+            let mut record = record(plan, target, seed, result, wall, &mut write_errors);
+            if let (Some(html), Some(a)) = (timeline, &record.artefact) {
+                let file = a.with_extension("html");
+                match std::fs::write(&file, html) {
+                    Ok(()) => record.timeline = Some(file),
+                    Err(e) => write_errors.push(format!("{}: cannot write: {e}", file.display())),
+                }
+            }
             if record.failed() {
                 failed += 1;
             }
@@ -151,19 +195,33 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
                 if let Some(a) = &record.artefact {
                     line.push_str(&format!("; artefact {}", a.display()));
                 }
+                if let Some(t) = &record.timeline {
+                    line.push_str(&format!(", timeline {}", t.display()));
+                }
                 if notes == NOTES_MAX {
                     line.push_str("\n(further failures: see the summary)");
                 }
                 progress.note(&line);
             }
             records.insert(j, record);
-            progress.update(records.len() as u64, total, failed, unmet, started);
+            progress.update(records.len() as u64, shown_total, failed, unmet, started);
         }
     });
     let done = records.len() as u64;
-    progress.finish(done, total, failed, unmet, started);
+    progress.finish(done, shown_total, failed, unmet, started);
     let wall = started.elapsed();
     let was_interrupted = interrupted.load(Ordering::SeqCst) && done < total;
+    if let (Some(budget), false, true) = (plan.budget, was_interrupted, done < total) {
+        let last = records.keys().next_back().map(|j| plan.job(*j).1);
+        println!(
+            "fuzz: time budget of {:.0} s spent: {done} runs{}",
+            budget.as_secs_f64(),
+            last.map_or(String::new(), |l| format!(
+                ", seeds {}..={l} of each scenario",
+                plan.seeds.range.first
+            ))
+        );
+    }
 
     print!(
         "{}",
@@ -205,12 +263,13 @@ fn record(
             wall,
             met: false,
             artefact: None,
+            timeline: None,
         },
         Ok(ran) => {
             let got = ran.outcome;
             let met = got.meets(t.expected);
             let mut artefact = None;
-            if !met || (t.expected == Outcome::Sometimes && got != Outcome::Pass) {
+            if needs_artefact(t.expected, got) {
                 let path = plan.out.join(artefact::file_name(Path::new(&t.path), seed));
                 let spec = plan.spec(target, seed);
                 let a = Artefact::new(&plan.program, &t.path, &spec, t.expected, &ran, &path);
@@ -226,6 +285,7 @@ fn record(
                 wall,
                 met,
                 artefact,
+                timeline: None,
             }
         }
     }

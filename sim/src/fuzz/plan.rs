@@ -2,6 +2,7 @@
 //! outcomes, the seeds, the jobs, where the artefacts and reports go.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::seeds::{SeedRange, Seeds, Shard};
 use crate::artefact;
@@ -15,7 +16,11 @@ pub struct FuzzArgs {
     /// argv[0], for the replay commands.
     pub program: String,
     pub scenarios: Vec<PathBuf>,
-    pub seeds: String,
+    /// `A..B`; with `--for`, optional (default: from seed 1 on).
+    pub seeds: Option<String>,
+    /// A wall-clock budget (`90s`, `10m`, `2h`, or seconds): stop handing
+    /// out seeds when it is spent.
+    pub for_duration: Option<String>,
     pub bugs: Vec<String>,
     pub jobs: Option<usize>,
     pub shard: Option<String>,
@@ -38,6 +43,10 @@ pub struct Plan {
     pub targets: Vec<Target>,
     pub bugs: Vec<String>,
     pub seeds: Seeds,
+    /// Stop handing out seeds once this much wall time has passed.
+    pub budget: Option<Duration>,
+    /// No seed range was given (`--for` alone).
+    pub open_ended: bool,
     pub jobs: usize,
     pub out: PathBuf,
     pub junit: Option<PathBuf>,
@@ -62,6 +71,7 @@ impl Plan {
             seed,
             bugs: self.bugs.clone(),
             keep_trace: false,
+            progress: false,
         }
     }
 }
@@ -71,7 +81,20 @@ pub fn plan(args: &FuzzArgs) -> Result<Plan, String> {
     if args.scenarios.is_empty() {
         return Err("no scenario file given".to_string());
     }
-    let range = SeedRange::parse(&args.seeds)?;
+    let budget = args
+        .for_duration
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?;
+    let seeds_text = match (&args.seeds, budget) {
+        (Some(s), _) => s.clone(),
+        // Open-ended: as many seeds as the budget allows.
+        (None, Some(_)) => format!("1..{OPEN_ENDED}"),
+        (None, None) => {
+            return Err("give --seeds A..B, or --for DURATION (a time budget)".to_string())
+        }
+    };
+    let range = SeedRange::parse(&seeds_text)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let seeds = Seeds::new(range, shard);
     let jobs = match args.jobs {
@@ -111,6 +134,8 @@ pub fn plan(args: &FuzzArgs) -> Result<Plan, String> {
         targets,
         bugs: args.bugs.clone(),
         seeds,
+        budget,
+        open_ended: args.seeds.is_none(),
         jobs,
         out: args.out.clone(),
         junit: args.junit.clone(),
@@ -121,7 +146,7 @@ pub fn plan(args: &FuzzArgs) -> Result<Plan, String> {
         .checked_mul(plan.targets.len() as u64)
         .is_none()
     {
-        return Err(format!("--seeds {}: too many runs", args.seeds));
+        return Err(format!("--seeds {}: too many runs", plan.seeds.range));
     }
     writable_dir(&plan.out)?;
     if let Some(junit) = &plan.junit {
@@ -129,6 +154,33 @@ pub fn plan(args: &FuzzArgs) -> Result<Plan, String> {
             .map_err(|e| format!("--junit {}: cannot write: {e}", junit.display()))?;
     }
     Ok(plan)
+}
+
+/// The last seed of an open-ended `--for` sweep.
+const OPEN_ENDED: u64 = 1 << 40;
+
+/// `90s`, `10m`, `2h`, `1.5h` or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("--for `{text}`: the unit must be s, m or h")),
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .and_then(|v| Duration::try_from_secs_f64(v * scale).ok())
+        .ok_or_else(|| {
+            format!("--for `{text}`: expected a positive duration such as 90s, 10m or 2h")
+        })
 }
 
 /// A multi-line error (TOML's, with its source snippet) as one line: the
@@ -157,6 +209,17 @@ fn writable_dir(dir: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "0s", "-1m", "5d", "m", "abc"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn multi_line_errors_become_one_line() {

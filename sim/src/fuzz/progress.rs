@@ -20,13 +20,18 @@ pub enum Progress {
 }
 
 impl Progress {
+    /// `total` 0: not known (a time budget).
     pub fn new(total: u64, started: Instant) -> Progress {
         if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "[{elapsed_precise}] {bar:30} {pos}/{len} runs  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let len = (total > 0).then_some(total);
+            let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+            let template = if total > 0 {
+                "[{elapsed_precise}] {bar:30} {pos}/{len} runs  {msg}"
+            } else {
+                "[{elapsed_precise}] {pos} runs  {msg}"
+            };
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_message("0.0 seeds/s, 0 failed, 0 unmet");
             bar.enable_steady_tick(Duration::from_millis(250));
@@ -84,8 +89,13 @@ impl Progress {
 
 fn progress_line(done: u64, total: u64, failed: u64, unmet: u64, started: Instant) -> String {
     let wall = started.elapsed().as_secs_f64();
+    let runs = if total > 0 {
+        format!("{done}/{total}")
+    } else {
+        done.to_string()
+    };
     format!(
-        "fuzz: {done}/{total} runs in {wall:.1} s, {:.1} seeds/s, {failed} failed, {unmet} unmet",
+        "fuzz: {runs} runs in {wall:.1} s, {:.1} seeds/s, {failed} failed, {unmet} unmet",
         done as f64 / wall.max(1e-9)
     )
 }

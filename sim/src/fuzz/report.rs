@@ -109,6 +109,7 @@ pub fn summary(
             None => out.push_str(&format!("replay: {run_cmd}\n")),
         }
     }
+    out.push_str(&coverage(records));
     let artefacts = records.values().filter(|r| r.artefact.is_some()).count();
     if artefacts > 0 {
         out.push_str(&format!(
@@ -134,6 +135,57 @@ pub fn summary(
         plan.jobs,
         if plan.jobs == 1 { "" } else { "s" },
         done as f64 / wall_s.max(1e-9)
+    ));
+    out
+}
+
+/// What the sweep exercised: per fault kind and fault point, the runs in
+/// which it fired and how often in all; then what never fired, which
+/// says where the sweep found nothing because it never looked.
+fn coverage(records: &BTreeMap<u64, Record>) -> String {
+    // name -> (runs, times)
+    let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut points: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for r in records.values() {
+        let Ok(ran) = &r.result else { continue };
+        for (k, n) in &ran.faults {
+            let e = kinds.entry(k.clone()).or_default();
+            *e = (e.0 + 1, e.1 + n);
+        }
+        for (p, n) in &ran.fault_points {
+            let e = points.entry(p.clone()).or_default();
+            *e = (e.0 + 1, e.1 + n);
+        }
+    }
+    let mut out = String::from("coverage (runs it fired in, times in all):\n");
+    let row = |what: &str, m: &BTreeMap<String, (u64, u64)>| {
+        let cells: Vec<String> = m
+            .iter()
+            .map(|(k, (runs, n))| format!("{k} {runs} ({n})"))
+            .collect();
+        let cells = if cells.is_empty() {
+            "none".to_string()
+        } else {
+            cells.join(", ")
+        };
+        format!("  {what:<13} {cells}\n")
+    };
+    out.push_str(&row("fault kinds", &kinds));
+    out.push_str(&row("fault points", &points));
+    let never_kinds: Vec<&str> = crate::scenario::fault::FaultName::ALL
+        .iter()
+        .map(|k| k.name())
+        .filter(|k| !kinds.contains_key(*k))
+        .collect();
+    let never_points: Vec<&str> = node::hooks::chaos::FAULT_POINTS
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !points.contains_key(*p))
+        .collect();
+    out.push_str(&format!(
+        "  never fired:  fault kinds [{}], fault points [{}]\n",
+        never_kinds.join(", "),
+        never_points.join(", ")
     ));
     out
 }

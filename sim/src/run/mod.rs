@@ -8,10 +8,11 @@ pub mod cluster;
 pub mod inject;
 pub mod report;
 pub mod seeds;
+pub mod tally;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use node::hooks::observe::Event;
 
@@ -34,6 +35,9 @@ pub struct RunSpec {
     /// Keep the event trace in the report (costs memory on long runs; the
     /// timeline, `--trace` and the determinism check need it).
     pub keep_trace: bool,
+    /// Print the simulated time reached to stderr every few seconds of
+    /// wall time (`sim run`); never changes the run.
+    pub progress: bool,
 }
 
 /// The state of a run in progress.
@@ -43,6 +47,7 @@ pub(crate) struct Run<'a> {
     checks: Checks,
     injector: Injector,
     hash: TraceHash,
+    tally: tally::Tally,
     /// Records of the trace already absorbed.
     seen: usize,
 }
@@ -61,6 +66,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         checks: Checks::new(scenario.cluster.nodes),
         injector: Injector::default(),
         hash: TraceHash::new(),
+        tally: tally::Tally::default(),
         seen: 0,
     };
     let mut faults: Vec<&Fault> = scenario.faults.iter().collect();
@@ -69,9 +75,13 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let duration = Duration::from_secs_f64(scenario.duration_s);
     let liveness_from = Duration::from_secs_f64(scenario.liveness_from_s());
     let mut liveness_open = false;
+    let mut progress = spec.progress.then(Progress::start);
 
     while run.cluster.sim.elapsed() < duration {
         let now = run.cluster.sim.elapsed();
+        if let Some(p) = &mut progress {
+            p.tick(now, duration);
+        }
         crate::log::set_harness_now(now);
         while let Some(f) = faults.next_if(|f| Duration::from_secs_f64(f.at_s) <= now) {
             run.absorb();
@@ -124,6 +134,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         heights: view.heights(),
         leader: view.leader(),
         events: run.seen,
+        tally: run.tally,
         records: if spec.keep_trace {
             run.recorder.all()
         } else {
@@ -131,6 +142,46 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         },
         params,
     })
+}
+
+/// Progress of one long run on stderr (wall-clock only: it reads the wall
+/// clock, never feeds it into the run).
+struct Progress {
+    started: Instant,
+    last: Instant,
+    steps: u64,
+}
+
+impl Progress {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    #[allow(clippy::disallowed_methods)] // wall time of the harness, for progress only
+    fn start() -> Progress {
+        let now = Instant::now();
+        Progress {
+            started: now,
+            last: now,
+            steps: 0,
+        }
+    }
+
+    fn tick(&mut self, sim_now: Duration, sim_end: Duration) {
+        self.steps += 1;
+        if !self.steps.is_multiple_of(1024) || self.last.elapsed() < Self::EVERY {
+            return;
+        }
+        #[allow(clippy::disallowed_methods)] // wall time of the harness, for progress only
+        let now = Instant::now();
+        self.last = now;
+        let wall = now.duration_since(self.started).as_secs_f64();
+        eprintln!(
+            "sim: {:.1} of {:.1} s simulated ({:.0}%), {:.0}x",
+            sim_now.as_secs_f64(),
+            sim_end.as_secs_f64(),
+            100.0 * sim_now.as_secs_f64() / sim_end.as_secs_f64().max(1e-9),
+            sim_now.as_secs_f64() / wall.max(1e-9)
+        );
+    }
 }
 
 impl Run<'_> {
@@ -142,6 +193,7 @@ impl Run<'_> {
             self.hash.add(r);
             self.checks.observe(r);
             self.injector.observe(r);
+            self.tally.observe(r);
             if let What::Node(Event::Exit { .. }) = r.what {
                 let synced = self.cluster.synced_height(r.node);
                 self.checks.node_down(r.node, synced);

@@ -23,6 +23,8 @@ pub struct RunReport {
     pub heights: Vec<(u64, u64, bool)>,
     pub leader: Option<u64>,
     pub events: usize,
+    /// What the run exercised (elections, faults, fault points).
+    pub tally: super::tally::Tally,
     /// The event trace, if asked for (`RunSpec::keep_trace`).
     pub records: Vec<Record>,
     /// Knobs of the run drawn from the seed (name, value), in draw order.
@@ -39,7 +41,9 @@ impl RunReport {
         Outcome::of(self.violation.as_ref())
     }
 
-    /// The summary printed after a run; its last line carries `seed=` and `trace=`.
+    /// The summary printed after a run: speed, heights, what the run
+    /// exercised, the verdict and, for a failure whose trace was kept, its
+    /// context; the last line carries `seed=` and `trace=`.
     pub fn summary(
         &self,
         program: &str,
@@ -64,8 +68,19 @@ impl RunReport {
             heights.join(" "),
             self.leader.map_or("none".to_string(), |l| format!("n{l}"))
         ));
-        out.push_str(&describe(self.violation.as_ref()));
+        for line in self.tally.lines() {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let verdict = describe(self.violation.as_ref());
+        out.push_str(&verdict);
         out.push('\n');
+        if let (Some(at), false) = (self.violation_at, self.records.is_empty()) {
+            for line in crate::explain::context::lines(&self.records, at, &verdict) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
         if self.violation.is_some() {
             out.push_str(&format!(
                 "replay: {}\n",

@@ -65,6 +65,32 @@ pub enum FaultName {
 }
 
 impl FaultName {
+    /// Every kind.
+    pub const ALL: [FaultName; 8] = [
+        FaultName::Crash,
+        FaultName::Restart,
+        FaultName::FreshStart,
+        FaultName::Partition,
+        FaultName::Loss,
+        FaultName::LinkLatency,
+        FaultName::DelayConnect,
+        FaultName::Heal,
+    ];
+
+    /// The name scenario files write.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultName::Crash => "crash",
+            FaultName::Restart => "restart",
+            FaultName::FreshStart => "fresh_start",
+            FaultName::Partition => "partition",
+            FaultName::Loss => "loss",
+            FaultName::LinkLatency => "link_latency",
+            FaultName::DelayConnect => "delay_connect",
+            FaultName::Heal => "heal",
+        }
+    }
+
     /// The kinds swarm draws (a heal comes with the fault it heals), in
     /// the order of the default `fault_kinds`.
     pub const DRAWN: [FaultName; 7] = [

@@ -118,7 +118,7 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
             kinds.push(*k);
         }
     }
-    let kind_names: Vec<String> = kinds.iter().map(|k| name_of(*k)).collect();
+    let kind_names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     knob("fault kinds", format!("[{}]", kind_names.join(", ")));
     let count = if kinds.is_empty() {
         0
@@ -156,12 +156,4 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
         s.explore.random_host_order.to_string(),
     );
     (s, knobs)
-}
-
-/// A kind's name as scenario files write it.
-fn name_of(kind: FaultName) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
