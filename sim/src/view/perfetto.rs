@@ -1,7 +1,8 @@
 //! The timeline as Chrome trace-event JSON, for <https://ui.perfetto.dev>
 //! (or `chrome://tracing`): each node a process `nN` with a `role`, a
-//! `phase` and an `events` thread of slices and instants, and a `height`
-//! counter; a `harness` process above them carries the liveness window,
+//! `phase` and an `events` thread of slices and instants, and a counter
+//! (`store` with series `height`, which Perfetto shows as `store height`);
+//! a `harness` process above them carries the liveness window,
 //! the violation and the faults that hit no node in particular.
 //!
 //! Instants are thread-scoped (`"s": "t"`): Perfetto shows the arguments
@@ -138,7 +139,7 @@ fn instant(pid: u64, tid: u64, m: &Mark) -> Value {
 
 fn counter(pid: u64, at: Micros, height: u64) -> Value {
     json!({
-        "ph": "C", "name": "height", "cat": "height",
+        "ph": "C", "name": "store", "cat": "height",
         "pid": pid, "tid": 0, "ts": at,
         "args": { "height": height },
     })

@@ -58,7 +58,7 @@
     return (x, w) => {
       const a = x + 6 + w > right ? x - 6 - w : x + 6;
       for (let i = 0; i < n; i++) {
-        if (taken[i].every((r) => a + w + 4 <= r[0] || a >= r[1] + 4)) { taken[i].push([a, a + w]); return [i, a]; }
+        if (taken[i].every((r) => a + w + 10 <= r[0] || a >= r[1] + 10)) { taken[i].push([a, a + w]); return [i, a]; }
       }
       return [-1, a];
     };
@@ -288,11 +288,14 @@
     });
   }
 
+  // Coalesces redraws (wheel and drag fire fast). A timer, not
+  // requestAnimationFrame: that never fires in a page that draws no frames
+  // (headless, a hidden tab), and the page must redraw there too.
   let pending = false;
   function redraw() {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(() => { pending = false; draw(); });
+    setTimeout(() => { pending = false; draw(); }, 0);
   }
   // The window shown, kept in the address as #from=S&to=S (seconds), so
   // a link can point at a moment of the run.
