@@ -46,7 +46,7 @@ pub struct Artefact {
     pub replay: String,
 }
 
-/// What a run gave, in the form the fuzz worker process hands to the
+/// What a run gave, in the form a fuzz worker thread hands to the
 /// runner and artefacts keep.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

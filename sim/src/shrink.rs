@@ -10,6 +10,7 @@
 //! same way; the loop ends when a full round keeps nothing or the attempts
 //! run out.
 
+use crate::check::Violation;
 use crate::run::{run, RunSpec};
 use crate::scenario::Scenario;
 use crate::verdict::{describe, Kind, Outcome};
@@ -30,6 +31,14 @@ pub struct Shrinker {
 }
 
 impl Shrinker {
+    /// Whether `v` is the failure being shrunk: the same kind (which
+    /// property, liveness or panic) and, for liveness, the same signature.
+    pub fn same_failure(&self, v: Option<&Violation>) -> bool {
+        Kind::of(v) == self.target
+            && (self.target != Kind::Liveness
+                || signature(&describe(v)) == signature(&self.verdict))
+    }
+
     /// Shrinks until a full round keeps nothing or the attempts run out.
     pub fn run(&mut self) {
         while self.attempts < self.max_attempts {
@@ -58,9 +67,7 @@ impl Shrinker {
             progress: false,
         };
         let Ok(report) = run(&spec) else { return false };
-        let same = Kind::of(report.violation.as_ref()) == self.target
-            && (self.target != Kind::Liveness
-                || signature(&describe(report.violation.as_ref())) == signature(&self.verdict));
+        let same = self.same_failure(report.violation.as_ref());
         eprintln!(
             "shrink: attempt {:>3}/{}: {what}: {}",
             self.attempts,
@@ -119,6 +126,11 @@ impl Shrinker {
             let mut c = self.best.clone();
             c.explore.fault_points = off;
             kept_any |= self.try_keep("fault points off", c);
+        }
+        if self.best.explore.random_host_order {
+            let mut c = self.best.clone();
+            c.explore.random_host_order = false;
+            kept_any |= self.try_keep("random host order off", c);
         }
         while self.best.cluster.nodes > 1 {
             let mut c = self.best.clone();

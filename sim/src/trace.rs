@@ -4,10 +4,12 @@
 //!
 //! The hash covers an explicit binary encoding of each record ([`Record::encode`],
 //! one tag per event kind, fields in a fixed order), never `Debug` output:
-//! renaming a field or changing how a line prints does not move the hash,
-//! and a change that does (a new event, a new field) is a change of
+//! renaming a field or changing how an event prints does not move the
+//! hash, and a change that does (a new event, a new field) is a change of
 //! [`FORMAT`], which artefacts record, so `sim replay` can tell "another
-//! trace format" from "another run".
+//! trace format" from "another run". One exception: the harness's own
+//! records are hashed by their note's text, so rewording a note (in
+//! `scenario::fault`) is a format change too.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -262,6 +264,12 @@ impl Recorder {
 
     pub fn all(&self) -> Vec<Record> {
         self.since(0)
+    }
+
+    /// Every record not taken yet, removed from the recorder (a run that
+    /// keeps no trace holds only the records of one step).
+    pub fn drain(&self) -> Vec<Record> {
+        std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

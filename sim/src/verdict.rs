@@ -140,7 +140,7 @@ impl fmt::Display for Kind {
     }
 }
 
-/// A kind travels as its name (artefacts, the fuzz worker's answer).
+/// A kind travels as its name (JSON, reports).
 impl Serialize for Kind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())

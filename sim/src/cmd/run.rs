@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::ViewArgs;
 use crate::determinism;
-use crate::explain::filter::{json_line, TraceFilter};
+use crate::explain::filter::{json_line, TraceFilter, KINDS};
 use crate::run::{run as run_spec, RunSpec};
 use crate::scenario::{swarm, Scenario};
 use crate::verdict::exit;
@@ -37,7 +37,13 @@ pub struct RunArgs {
     pub log: Option<PathBuf>,
     /// Also print the event trace (what the trace hash covers), as text or
     /// JSON lines; --node, --from, --to and --kind select records.
-    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
     pub trace: Option<TraceFormat>,
     /// With --trace: only this node's records (n1.., or `sim` for the
     /// harness's own); repeatable.
@@ -71,6 +77,19 @@ fn seconds(flag: &str, v: Option<f64>) -> Result<Option<Duration>, String> {
 }
 
 fn filter(args: &RunArgs) -> Result<TraceFilter, String> {
+    for k in &args.kinds {
+        if !KINDS.contains(&k.as_str()) {
+            return Err(format!(
+                "--kind `{k}`: not a kind (known: {})",
+                KINDS.join(", ")
+            ));
+        }
+    }
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if from > to {
+            return Err(format!("--from {from} is after --to {to}"));
+        }
+    }
     Ok(TraceFilter {
         nodes: args
             .nodes

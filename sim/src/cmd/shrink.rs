@@ -131,7 +131,7 @@ fn shrink_inner(program: &str, args: &ShrinkArgs) -> Result<i32, String> {
         keep_trace: false,
         progress: false,
     })?;
-    if Kind::of(check.violation.as_ref()) != target {
+    if !s.same_failure(check.violation.as_ref()) {
         return Err(format!(
             "the written scenario does not fail the same way: {}",
             describe(check.violation.as_ref())

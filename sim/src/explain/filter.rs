@@ -19,6 +19,27 @@ pub struct TraceFilter {
     pub kinds: Vec<String>,
 }
 
+/// Every kind [`kind`] can give.
+pub const KINDS: &[&str] = &[
+    "Phase",
+    "BecameLeader",
+    "BecameFollower",
+    "BlockStored",
+    "BlockCommitted",
+    "StoreSynced",
+    "PeerConnected",
+    "FaultPoint",
+    "SyncerStarted",
+    "SyncerStopped",
+    "ServiceStopped",
+    "Violation",
+    "TaskPanicked",
+    "Exit",
+    "fault",
+    "skipped",
+    "supervisor_restart",
+];
+
 /// The kind of a record: the node event's variant name, or for the
 /// harness `fault`, `skipped` or `supervisor_restart`.
 pub fn kind(r: &Record) -> String {
@@ -127,6 +148,9 @@ mod tests {
         assert_eq!(kind(&stored), "BlockStored");
         assert_eq!(kind(&phase), "Phase");
         assert_eq!(kind(&crash), "fault");
+        for r in [&stored, &phase, &crash] {
+            assert!(KINDS.contains(&kind(r).as_str()));
+        }
         let f = TraceFilter {
             nodes: vec![2, 0],
             from: Some(Duration::from_secs(1)),

@@ -8,6 +8,8 @@
 //! process. `tests/isolation.rs` checks it: seeds with crashes, restarts,
 //! fresh starts, partitions and exploration give the same trace hash in a
 //! fresh `sim run` process, after other runs, and beside them on threads.
+//! One cost of sharing a process: a run that aborts the process (not a
+//! panic, which is caught and reported for its seed) ends the sweep.
 //!
 //! Runs are handed out from one atomic counter; their results are reported
 //! in run order (seed, then scenario as given), so the summary, the exit
@@ -46,6 +48,11 @@ pub struct Record {
     /// The run's timeline, beside its artefact.
     pub timeline: Option<PathBuf>,
 }
+
+/// Stack of a worker thread: what a process's main thread gets (`sim
+/// run`), not the 2 MiB of a spawned thread, so a seed that runs in `sim
+/// run` runs in a sweep.
+const WORKER_STACK_BYTES: usize = 8 << 20;
 
 /// Whether a run gets an artefact (and a timeline): it did not meet its
 /// expectation, or it failed where failing is expected only sometimes.
@@ -132,35 +139,37 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
         for _ in 0..workers {
             let tx = tx.clone();
             let next = &next;
-            s.spawn(move || {
-                while !interrupted.load(Ordering::SeqCst)
-                    && plan.budget.is_none_or(|b| started.elapsed() < b)
-                {
-                    let j = next.fetch_add(1, Ordering::SeqCst);
-                    if j >= total {
-                        break;
-                    }
-                    let (target, seed) = plan.job(j);
-                    #[allow(clippy::disallowed_methods)] // wall time of one run, for the JUnit file
-                    let t0 = Instant::now();
-                    let spec = plan.spec(target, seed);
-                    let result = pool::run_caught(&spec);
-                    let wall = t0.elapsed();
-                    // A run that gets an artefact gets its timeline too (a
-                    // second run of the seed, keeping its trace).
-                    let expected = plan.targets[target].expected;
-                    let timeline = match &result {
-                        Ok(r) if needs_artefact(expected, r.outcome) => {
-                            let title = format!("{} seed {seed}", plan.targets[target].path);
-                            pool::timeline(&spec, &title)
+            let worker = std::thread::Builder::new()
+                .name("fuzz-worker".to_string())
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn_scoped(s, move || {
+                    while !interrupted.load(Ordering::SeqCst)
+                        && plan.budget.is_none_or(|b| started.elapsed() < b)
+                    {
+                        let j = next.fetch_add(1, Ordering::SeqCst);
+                        if j >= total {
+                            break;
                         }
-                        _ => None,
-                    };
-                    if tx.send((j, result, timeline, wall)).is_err() {
-                        break;
+                        let (target, seed) = plan.job(j);
+                        #[allow(clippy::disallowed_methods)]
+                        // wall time of one run, for the JUnit file
+                        let t0 = Instant::now();
+                        // A run that gets an artefact gets its timeline too.
+                        let t = &plan.targets[target];
+                        let title = format!("{} seed {seed}", t.path);
+                        let (result, timeline) =
+                            pool::run_caught(&plan.spec(target, seed), &title, |got| {
+                                needs_artefact(t.expected, got)
+                            });
+                        let wall = t0.elapsed();
+                        if tx.send((j, result, timeline, wall)).is_err() {
+                            break;
+                        }
                     }
-                }
-            });
+                });
+            if let Err(e) = worker {
+                eprintln!("warning: cannot start a fuzz worker thread: {e}");
+            }
         }
         drop(tx);
         for (j, result, timeline, wall) in rx {
@@ -212,14 +221,9 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
     let wall = started.elapsed();
     let was_interrupted = interrupted.load(Ordering::SeqCst) && done < total;
     if let (Some(budget), false, true) = (plan.budget, was_interrupted, done < total) {
-        let last = records.keys().next_back().map(|j| plan.job(*j).1);
         println!(
-            "fuzz: time budget of {:.0} s spent: {done} runs{}",
-            budget.as_secs_f64(),
-            last.map_or(String::new(), |l| format!(
-                ", seeds {}..={l} of each scenario",
-                plan.seeds.range.first
-            ))
+            "fuzz: time budget of {:.0} s spent: {done} runs, in seed order",
+            budget.as_secs_f64()
         );
     }
 

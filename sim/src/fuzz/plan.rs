@@ -70,7 +70,9 @@ impl Plan {
             scenario: self.targets[target].scenario.clone(),
             seed,
             bugs: self.bugs.clone(),
-            keep_trace: false,
+            // The recorder holds a run's records anyway; kept, they draw
+            // the timeline of a failure without running the seed again.
+            keep_trace: true,
             progress: false,
         }
     }

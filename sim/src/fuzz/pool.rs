@@ -7,27 +7,26 @@ use std::panic::AssertUnwindSafe;
 
 use crate::artefact::RunResult;
 use crate::run::{run, RunSpec};
+use crate::verdict::Outcome;
 
-pub fn run_caught(spec: &RunSpec) -> Result<RunResult, String> {
+/// Runs `spec`; for a run that `wants_timeline` (by its outcome), also
+/// draws its timeline from the same run.
+pub fn run_caught(
+    spec: &RunSpec,
+    title: &str,
+    wants_timeline: impl Fn(Outcome) -> bool,
+) -> (Result<RunResult, String>, Option<String>) {
     match std::panic::catch_unwind(AssertUnwindSafe(|| run(spec))) {
-        Ok(Ok(report)) => Ok(RunResult::of(&report)),
-        Ok(Err(e)) => Err(e),
-        Err(payload) => Err(format!(
-            "harness panic: {}",
-            node::hooks::task::panic_message(&*payload)
-        )),
+        Ok(Ok(report)) => {
+            let timeline = wants_timeline(report.outcome())
+                .then(|| crate::view::timeline_html(&report, title));
+            (Ok(RunResult::of(&report)), timeline)
+        }
+        Ok(Err(e)) => (Err(e), None),
+        Err(payload) => {
+            let message = node::hooks::task::take_first_uncaught_panic()
+                .unwrap_or_else(|| node::hooks::task::panic_message(&*payload));
+            (Err(format!("harness panic: {message}")), None)
+        }
     }
-}
-
-/// The timeline of `spec`'s run: the seed again, keeping its trace (a
-/// sweep keeps none, to save memory); `None` if that run cannot run.
-pub fn timeline(spec: &RunSpec, title: &str) -> Option<String> {
-    let spec = RunSpec {
-        keep_trace: true,
-        ..spec.clone()
-    };
-    let report = std::panic::catch_unwind(AssertUnwindSafe(|| run(&spec)))
-        .ok()?
-        .ok()?;
-    Some(crate::view::timeline_html(&report, title))
 }

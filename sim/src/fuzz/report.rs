@@ -124,10 +124,15 @@ pub fn summary(
         } else {
             String::new()
         };
-        out.push_str(&format!(
-            "INTERRUPTED (Ctrl-C): {done} of {total} runs ran; {} did not run{from}\n",
-            total - done
-        ));
+        let line = if plan.open_ended {
+            format!("INTERRUPTED (Ctrl-C): {done} runs ran{from}\n")
+        } else {
+            format!(
+                "INTERRUPTED (Ctrl-C): {done} of {total} runs ran; {} did not run{from}\n",
+                total - done
+            )
+        };
+        out.push_str(&line);
     }
     let wall_s = wall.as_secs_f64();
     out.push_str(&format!(

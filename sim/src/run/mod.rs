@@ -33,7 +33,8 @@ pub struct RunSpec {
     /// Bug switches on top of the scenario's own.
     pub bugs: Vec<String>,
     /// Keep the event trace in the report (costs memory on long runs; the
-    /// timeline, `--trace` and the determinism check need it).
+    /// timeline, the failure context, `--trace` and the determinism check
+    /// need it). Without it each record is dropped once checked.
     pub keep_trace: bool,
     /// Print the simulated time reached to stderr every few seconds of
     /// wall time (`sim run`); never changes the run.
@@ -48,6 +49,9 @@ pub(crate) struct Run<'a> {
     injector: Injector,
     hash: TraceHash,
     tally: tally::Tally,
+    /// The recorder keeps every record for the report (else they are
+    /// dropped once absorbed).
+    keep_trace: bool,
     /// Records of the trace already absorbed.
     seen: usize,
 }
@@ -67,6 +71,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         injector: Injector::default(),
         hash: TraceHash::new(),
         tally: tally::Tally::default(),
+        keep_trace: spec.keep_trace,
         seen: 0,
     };
     let mut faults: Vec<&Fault> = scenario.faults.iter().collect();
@@ -136,7 +141,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         events: run.seen,
         tally: run.tally,
         records: if spec.keep_trace {
-            run.recorder.all()
+            run.recorder.drain()
         } else {
             Vec::new()
         },
@@ -187,7 +192,11 @@ impl Progress {
 impl Run<'_> {
     /// Feeds new trace records to the hash, the checkers and the injector.
     fn absorb(&mut self) {
-        let records = self.recorder.since(self.seen);
+        let records = if self.keep_trace {
+            self.recorder.since(self.seen)
+        } else {
+            self.recorder.drain()
+        };
         self.seen += records.len();
         for r in &records {
             self.hash.add(r);

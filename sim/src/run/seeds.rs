@@ -3,7 +3,9 @@
 //! adding a draw to one part does not shift the others; the parts that
 //! live in thread-locals of the node (openraft's RNG, the chaos settings,
 //! the record of an uncaught panic) and of the log (the harness clock) are
-//! seeded here and reset when the guard drops, whichever way the run ends.
+//! seeded here and reset when the guard drops, whichever way the run ends
+//! (the panic record when the next run starts, so a harness panic can
+//! still be reported with its place).
 //! Nothing of a run outlives it on its thread, so runs can follow each
 //! other, or run side by side on other threads, without a trace changing.
 
@@ -31,6 +33,8 @@ impl RunSeeds {
         let (net, raft, draw) = (seeds.next_u64(), seeds.next_u64(), seeds.next_u64());
         let chaos_seed = seeds.next_u64();
         reset();
+        // A panic recorded before this run is not this run's.
+        let _ = node::hooks::task::take_first_uncaught_panic();
         node::raft::seed_rng(raft);
         let enabled_points = chaos::install(Settings {
             seed: chaos_seed,
@@ -55,11 +59,12 @@ impl RunSeeds {
     }
 }
 
-/// The thread-locals as no run has them.
+/// The thread-locals as no run has them. The record of an uncaught panic
+/// is left for whoever catches that panic (it names the place), and
+/// cleared when the next run starts.
 fn reset() {
     chaos::uninstall();
     node::raft::seed_rng(0);
-    let _ = node::hooks::task::take_first_uncaught_panic();
     crate::log::set_harness_now(Duration::ZERO);
 }
 

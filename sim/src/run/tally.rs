@@ -20,8 +20,6 @@ pub struct Tally {
     pub leaders: Vec<(u64, u64)>,
     /// Scenario faults applied, by kind.
     pub faults: BTreeMap<&'static str, u64>,
-    /// Scenario faults that named no node when they fired, by kind.
-    pub skipped: BTreeMap<&'static str, u64>,
     /// The texts of the skipped faults, as the trace has them.
     pub skipped_notes: Vec<String>,
     /// Fault points that fired, by point.
@@ -45,10 +43,7 @@ impl Tally {
             }
             What::Harness(note) => match &note.act {
                 Act::Fault { kind, .. } => *self.faults.entry(kind).or_default() += 1,
-                Act::Skipped { kind } => {
-                    *self.skipped.entry(kind).or_default() += 1;
-                    self.skipped_notes.push(note.text.clone());
-                }
+                Act::Skipped { .. } => self.skipped_notes.push(note.text.clone()),
                 Act::SupervisorRestart { .. } => self.supervisor_restarts += 1,
             },
             _ => {}

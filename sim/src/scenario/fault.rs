@@ -162,15 +162,19 @@ impl FaultKind {
 
     /// The kind's name, as scenario files write it.
     pub fn name(&self) -> &'static str {
+        self.fault_name().name()
+    }
+
+    pub fn fault_name(&self) -> FaultName {
         match self {
-            FaultKind::Crash { .. } => "crash",
-            FaultKind::Restart { .. } => "restart",
-            FaultKind::FreshStart { .. } => "fresh_start",
-            FaultKind::DelayConnect { .. } => "delay_connect",
-            FaultKind::LinkLatency { .. } => "link_latency",
-            FaultKind::Partition { .. } => "partition",
-            FaultKind::Heal {} => "heal",
-            FaultKind::Loss { .. } => "loss",
+            FaultKind::Crash { .. } => FaultName::Crash,
+            FaultKind::Restart { .. } => FaultName::Restart,
+            FaultKind::FreshStart { .. } => FaultName::FreshStart,
+            FaultKind::DelayConnect { .. } => FaultName::DelayConnect,
+            FaultKind::LinkLatency { .. } => FaultName::LinkLatency,
+            FaultKind::Partition { .. } => FaultName::Partition,
+            FaultKind::Heal {} => FaultName::Heal,
+            FaultKind::Loss { .. } => FaultName::Loss,
         }
     }
 
@@ -233,8 +237,14 @@ impl FaultKind {
                 _ => skipped(format!("link latency {a} - {b}: no such link now, skipped")),
             },
             FaultKind::Partition { a, b } => {
+                let (names_a, names_b) = (a, b);
                 let a: Vec<u64> = a.iter().filter_map(|s| t.resolve(s)).collect();
                 let b: Vec<u64> = b.iter().filter_map(|s| t.resolve(s)).collect();
+                if !a.iter().any(|x| b.iter().any(|y| y != x)) {
+                    return skipped(format!(
+                        "partition {names_a:?} | {names_b:?}: no link between the sides now, skipped"
+                    ));
+                }
                 for x in &a {
                     // `leader` on one side may be a node of the other.
                     for y in b.iter().filter(|y| *y != x) {

@@ -265,14 +265,17 @@ pub(super) fn build(report: &RunReport) -> Timeline {
     }
 }
 
-/// The node a violation names: a node's panic, or a safety detail that
-/// starts with `nN:` (as the checkers write them).
+/// The node a violation is about: a node's panic, or the one node a
+/// safety detail names (one naming two, such as a fork, and a liveness
+/// failure are the whole cluster's).
 pub(super) fn violation_node(v: &Violation) -> Option<u64> {
     match v {
         Violation::Panic { node, .. } => Some(*node).filter(|n| *n != 0),
         Violation::Safety { detail, .. } => {
-            let (name, _) = detail.split_once(':')?;
-            name.strip_prefix('n')?.parse().ok()
+            match crate::explain::context::nodes_named(detail)[..] {
+                [one] => Some(one),
+                _ => None,
+            }
         }
         Violation::Liveness { .. } => None,
     }

@@ -319,6 +319,10 @@ fn a_violation_names_its_node_when_it_says() {
         violation_node(&safety("block 7 differs: n1 has 3, n2 has 4")),
         None
     );
+    assert_eq!(
+        violation_node(&safety("n2 stored height 3 on top of height 1")),
+        Some(2)
+    );
     let panic = |node| Violation::Panic {
         node,
         task: "election".to_string(),
