@@ -32,7 +32,8 @@ pub struct RunArgs {
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
     /// Write the run's tracing log here (simulated time and node on every
-    /// line; filter with RUST_LOG, for example `RUST_LOG=info,node::sync=debug`).
+    /// line; filter with RUST_LOG, keeping `turmoil::sim=info` for the node
+    /// names, for example `RUST_LOG=info,turmoil=warn,turmoil::sim=info,node::sync=debug`).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Also print the event trace (what the trace hash covers), as text or
