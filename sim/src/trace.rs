@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use node::block::Fnv64;
-use node::hooks::observe::{Event, Observer, Phase, StartedBy};
+use node::hooks::observe::{EntryId, Event, Observer, Phase, StartedBy, WorkerRole};
 
 /// Version of the trace encoding. Bump it with any change to
 /// [`Record::encode`]; every stored trace hash of another version is void.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// One line of the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,7 +178,87 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(14);
             out.str(reason);
         }
+        Event::VoteSaved {
+            term,
+            candidate,
+            committed,
+        } => {
+            out.tag(15);
+            out.u64(*term);
+            out.u64(*candidate);
+            out.bool(*committed);
+        }
+        Event::LogAppended(id) => {
+            out.tag(16);
+            encode_entry(id, out);
+        }
+        Event::LogTruncated { index } => {
+            out.tag(17);
+            out.u64(*index);
+        }
+        Event::LogPurged { index } => {
+            out.tag(18);
+            out.u64(*index);
+        }
+        Event::EntryApplied(id) => {
+            out.tag(19);
+            encode_entry(id, out);
+        }
+        Event::SnapshotInstalled { last } => {
+            out.tag(20);
+            match last {
+                None => out.tag(0),
+                Some(id) => {
+                    out.tag(1);
+                    encode_entry(id, out);
+                }
+            }
+        }
+        Event::WorkerStarted { role } => {
+            out.tag(21);
+            encode_role(*role, out);
+        }
+        Event::WorkerStopped { role } => {
+            out.tag(22);
+            encode_role(*role, out);
+        }
+        Event::ServiceStarted { service } => {
+            out.tag(23);
+            out.u64(*service);
+        }
+        Event::BlockProposed { height } => {
+            out.tag(24);
+            out.u64(*height);
+        }
+        Event::GuardFired { guard, detail } => {
+            out.tag(25);
+            out.str(guard.name());
+            out.str(detail);
+        }
+        Event::PeerDisconnected { peer } => {
+            out.tag(26);
+            out.u64(*peer);
+        }
+        Event::GossipReceived { height, from } => {
+            out.tag(27);
+            out.u64(*height);
+            out.u64(*from);
+        }
     }
+}
+
+fn encode_entry(id: &EntryId, out: &mut Encoder) {
+    out.u64(id.index);
+    out.u64(id.term);
+    out.u64(id.leader);
+    out.u64(id.digest);
+}
+
+fn encode_role(role: WorkerRole, out: &mut Encoder) {
+    out.tag(match role {
+        WorkerRole::Leader => 0,
+        WorkerRole::Follower => 1,
+    });
 }
 
 fn encode_phase(phase: &Phase, out: &mut Encoder) {

@@ -107,6 +107,111 @@ pub enum Event {
     Exit {
         reason: String,
     },
+    /// Raft made a vote durable (openraft `save_vote`): for `candidate` in
+    /// `term`; `committed` once a quorum granted it (a leader's own vote, or
+    /// a follower's record of the leader it follows).
+    VoteSaved {
+        term: u64,
+        candidate: u64,
+        committed: bool,
+    },
+    /// Raft appended this entry to its log and reported it durable.
+    LogAppended(EntryId),
+    /// Raft removed its log entries from `index` on (a conflict with the
+    /// leader's log).
+    LogTruncated {
+        index: u64,
+    },
+    /// Raft purged its log up to `index`, inclusive (a snapshot covers it).
+    LogPurged {
+        index: u64,
+    },
+    /// The raft state machine applied this entry.
+    EntryApplied(EntryId),
+    /// The raft state machine installed a snapshot covering entries up to
+    /// `last` (none: an empty snapshot).
+    SnapshotInstalled {
+        last: Option<EntryId>,
+    },
+    /// The election loop started a worker for this role.
+    WorkerStarted {
+        role: WorkerRole,
+    },
+    /// The election loop stopped its worker (its services are stopped too).
+    WorkerStopped {
+        role: WorkerRole,
+    },
+    /// A sync service began its start sequence.
+    ServiceStarted {
+        service: u64,
+    },
+    /// The producer proposes the block at `height` to raft.
+    BlockProposed {
+        height: u64,
+    },
+    /// A defence of the node fired: something that should not happen in a
+    /// correct cluster (see [`Guard`]).
+    GuardFired {
+        guard: Guard,
+        detail: String,
+    },
+    /// The p2p layer marked the peer disconnected (a call to it failed).
+    PeerDisconnected {
+        peer: u64,
+    },
+    /// A block gossiped by `from` reached this node's p2p server.
+    GossipReceived {
+        height: u64,
+        from: u64,
+    },
+}
+
+/// One raft log entry, as the checkers compare them: its position, the term
+/// and node of the leader that created it, and a digest of its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct EntryId {
+    pub index: u64,
+    pub term: u64,
+    pub leader: u64,
+    /// [`crate::types::entry_digest`] of the payload.
+    pub digest: u64,
+}
+
+/// The role of an election-loop worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum WorkerRole {
+    Leader,
+    Follower,
+}
+
+/// The node's defences against what a correct cluster never does. Each one
+/// that fires is reported; the checker treats it as a finding unless the
+/// Go code documents it as normal (see `sim/src/check/guards.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Guard {
+    /// The raft state machine refused a committed block (height or
+    /// timestamp not increasing; `pkg/raft/types.go:assertValid`).
+    FsmRejectedBlock,
+    /// The store refused a block that conflicts with the stored one.
+    StoreConflict,
+    /// The store refused a block that does not extend its tip.
+    StoreDoesNotExtend,
+    /// A replay of raft's blocks into the store met a gap it cannot fill.
+    ReplayGap,
+    /// The producer proposed at a height raft already has.
+    StaleProposal,
+}
+
+impl Guard {
+    pub fn name(self) -> &'static str {
+        match self {
+            Guard::FsmRejectedBlock => "fsm_rejected_block",
+            Guard::StoreConflict => "store_conflict",
+            Guard::StoreDoesNotExtend => "store_does_not_extend",
+            Guard::ReplayGap => "replay_gap",
+            Guard::StaleProposal => "stale_proposal",
+        }
+    }
 }
 
 /// Which path started a syncer (the race is between them).

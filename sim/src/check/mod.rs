@@ -12,6 +12,8 @@
 #[cfg(feature = "sim")]
 pub mod agreement;
 #[cfg(feature = "sim")]
+pub mod disk;
+#[cfg(feature = "sim")]
 pub mod durability;
 #[cfg(feature = "sim")]
 pub mod height;
@@ -24,46 +26,100 @@ pub mod syncer;
 #[cfg(feature = "sim")]
 pub mod view;
 
+#[cfg(feature = "sim")]
+use std::collections::BTreeSet;
 use std::fmt;
 #[cfg(feature = "sim")]
 use std::time::Duration;
 
 #[cfg(feature = "sim")]
-use crate::trace::Record;
+use crate::trace::{Record, What};
+#[cfg(feature = "sim")]
+pub use disk::DiskWord;
 
-/// Every safety property, by name.
+/// Every safety property, by name, grouped by layer (README lists them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Property {
+    // Raft (the Raft paper's Figure 3, and what it rests on).
+    ElectionSafety,
+    OneVotePerTerm,
+    LogMatching,
+    LeaderCompleteness,
+    StateMachineSafety,
+    RaftDurability,
+    // Blocks and storage.
     Agreement,
     MonotonicHeight,
     Durability,
+    ConsistentRestart,
+    // The node's own word.
     NodeInvariant,
+    GuardFired,
+    // Roles, workers and services.
+    LeaderWorkWhileLeading,
+    NoProducerOnFollower,
+    OneWorker,
+    OneServiceSet,
+    ServicesStopWithWorker,
     SyncerStartedOnce,
     NoLeakedSyncer,
     SyncerOnInitialisedStore,
+    // Connectivity and delivery.
+    PeersReconnect,
+    GossipDelivery,
 }
 
 impl Property {
-    pub const ALL: [Property; 7] = [
+    pub const ALL: [Property; 22] = [
+        Property::ElectionSafety,
+        Property::OneVotePerTerm,
+        Property::LogMatching,
+        Property::LeaderCompleteness,
+        Property::StateMachineSafety,
+        Property::RaftDurability,
         Property::Agreement,
         Property::MonotonicHeight,
         Property::Durability,
+        Property::ConsistentRestart,
         Property::NodeInvariant,
+        Property::GuardFired,
+        Property::LeaderWorkWhileLeading,
+        Property::NoProducerOnFollower,
+        Property::OneWorker,
+        Property::OneServiceSet,
+        Property::ServicesStopWithWorker,
         Property::SyncerStartedOnce,
         Property::NoLeakedSyncer,
         Property::SyncerOnInitialisedStore,
+        Property::PeersReconnect,
+        Property::GossipDelivery,
     ];
 
     /// The name verdicts, summaries and artefacts use.
     pub fn name(self) -> &'static str {
         match self {
+            Property::ElectionSafety => "Election safety",
+            Property::OneVotePerTerm => "One vote per term",
+            Property::LogMatching => "Log matching",
+            Property::LeaderCompleteness => "Leader completeness",
+            Property::StateMachineSafety => "State machine safety",
+            Property::RaftDurability => "Raft state survives a crash",
             Property::Agreement => "Agreement",
             Property::MonotonicHeight => "Monotonic height",
             Property::Durability => "Durability",
+            Property::ConsistentRestart => "Consistent restart",
             Property::NodeInvariant => "Node invariant",
+            Property::GuardFired => "Guard fired",
+            Property::LeaderWorkWhileLeading => "Leader work only while leading",
+            Property::NoProducerOnFollower => "No producer on a follower",
+            Property::OneWorker => "One worker",
+            Property::OneServiceSet => "One set of sync services",
+            Property::ServicesStopWithWorker => "Services stop with their worker",
             Property::SyncerStartedOnce => "Syncer started once",
             Property::NoLeakedSyncer => "No leaked syncer",
             Property::SyncerOnInitialisedStore => "Syncer on initialised store",
+            Property::PeersReconnect => "Peers reconnect",
+            Property::GossipDelivery => "Gossip delivery",
         }
     }
 
@@ -103,6 +159,59 @@ impl Violation {
 }
 
 #[cfg(feature = "sim")]
+/// Time bounds of the checks that wait for something, from the scenario's
+/// timing (see `run::bounds`).
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    /// How long a node may still run leader work after raft stopped saying
+    /// it leads: the election loop notices on its next turn (the Go loop
+    /// too is busy while it waits for messages to land).
+    pub role_grace: Duration,
+    /// How long after the liveness phase opens, or after a node starts,
+    /// every running node must be connected to every running peer.
+    pub reconnect: Duration,
+    /// How long a block a leader gossips may take to reach every running,
+    /// connected node.
+    pub gossip: Duration,
+}
+
+#[cfg(feature = "sim")]
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds {
+            role_grace: Duration::from_secs(3),
+            reconnect: Duration::from_secs(5),
+            gossip: Duration::from_secs(2),
+        }
+    }
+}
+
+#[cfg(feature = "sim")]
+/// One checker file's side of the dispatcher: it sees every record in
+/// order and the runner's word on disks, and says which properties had
+/// something to check (so none is vacuous unnoticed).
+pub trait Checker: fmt::Debug {
+    /// One trace record, in order; a violation found on it.
+    fn observe(&mut self, r: &Record) -> Option<Violation>;
+    /// The node went down at `at`; `disk` is what its disk kept.
+    fn node_down(&mut self, _at: Duration, _node: u64, _disk: &DiskWord) -> Option<Violation> {
+        None
+    }
+    /// The node (re)starts at `at` from `disk`.
+    fn node_up(&mut self, _at: Duration, _node: u64, _disk: &DiskWord) -> Option<Violation> {
+        None
+    }
+    /// The last fault healed: the liveness phase opens at `at`.
+    fn open_liveness(&mut self, _at: Duration) {}
+    /// The end of the run.
+    fn finish(&mut self, _end: Duration) -> Option<Violation> {
+        None
+    }
+    /// Adds the properties that had something to check in this run.
+    fn exercised(&self, out: &mut BTreeSet<Property>);
+}
+
+#[cfg(feature = "sim")]
 /// Every checker of one run. Fed each trace record in order, plus the
 /// runner's word on what a node's disk kept when it went down or came up.
 #[derive(Debug)]
@@ -111,6 +220,10 @@ pub struct Checks {
     agreement: agreement::AgreementCheck,
     durability: durability::DurabilityCheck,
     syncer: syncer::SyncerCheck,
+    /// The checkers behind the [`Checker`] trait.
+    checkers: Vec<Box<dyn Checker>>,
+    /// Properties of the checkers above that had something to check.
+    exercised: BTreeSet<Property>,
     /// The first safety or panic violation; later ones are consequences.
     violation: Option<Violation>,
     violation_at: Option<Duration>,
@@ -119,11 +232,19 @@ pub struct Checks {
 #[cfg(feature = "sim")]
 impl Checks {
     pub fn new(nodes: u32) -> Checks {
+        Checks::with_bounds(nodes, Bounds::default())
+    }
+
+    pub fn with_bounds(nodes: u32, bounds: Bounds) -> Checks {
+        let _ = bounds;
+        let checkers: Vec<Box<dyn Checker>> = vec![];
         Checks {
             view: view::ClusterView::new(nodes),
             agreement: agreement::AgreementCheck::default(),
             durability: durability::DurabilityCheck::default(),
             syncer: syncer::SyncerCheck::default(),
+            checkers,
+            exercised: BTreeSet::new(),
             violation: None,
             violation_at: None,
         }
@@ -137,6 +258,25 @@ impl Checks {
     }
 
     pub fn observe(&mut self, r: &Record) {
+        if let What::Node(e) = &r.what {
+            use node::hooks::observe::Event;
+            self.exercised.insert(Property::NodeInvariant);
+            match e {
+                Event::BlockStored { .. } => {
+                    self.exercised.insert(Property::Agreement);
+                    self.exercised.insert(Property::MonotonicHeight);
+                }
+                Event::BlockCommitted { .. } => {
+                    self.exercised.insert(Property::Durability);
+                }
+                Event::SyncerStarted { .. } => {
+                    self.exercised.insert(Property::SyncerStartedOnce);
+                    self.exercised.insert(Property::NoLeakedSyncer);
+                    self.exercised.insert(Property::SyncerOnInitialisedStore);
+                }
+                _ => {}
+            }
+        }
         self.view.observe(r);
         let found = height::observe(r, &mut self.view);
         self.fail(r.at, found);
@@ -147,6 +287,10 @@ impl Checks {
         self.fail(r.at, found);
         let found = self.syncer.observe(r);
         self.fail(r.at, found);
+        for i in 0..self.checkers.len() {
+            let found = self.checkers[i].observe(r);
+            self.fail(r.at, found);
+        }
     }
 
     /// A panic outside any node task (the simulated runtime's own).
@@ -161,14 +305,23 @@ impl Checks {
         );
     }
 
-    /// The node stopped; its disk kept blocks up to `synced_height`.
-    pub fn node_down(&mut self, node: u64, synced_height: u64) {
-        self.view.node_down(node, synced_height);
+    /// The node stopped at `at`; `disk` is what its disk kept.
+    pub fn node_down(&mut self, at: Duration, node: u64, disk: &DiskWord) {
+        self.view.node_down(node, disk.synced_height());
         self.syncer.node_down(node);
+        for i in 0..self.checkers.len() {
+            let found = self.checkers[i].node_down(at, node, disk);
+            self.fail(at, found);
+        }
     }
 
-    pub fn node_up(&mut self, node: u64, synced_height: u64) {
-        self.view.node_up(node, synced_height);
+    /// The node (re)starts at `at` from `disk`.
+    pub fn node_up(&mut self, at: Duration, node: u64, disk: &DiskWord) {
+        self.view.node_up(node, disk.synced_height());
+        for i in 0..self.checkers.len() {
+            let found = self.checkers[i].node_up(at, node, disk);
+            self.fail(at, found);
+        }
     }
 
     /// When the first violation was found.
@@ -181,17 +334,33 @@ impl Checks {
         self.violation.as_ref()
     }
 
-    pub fn open_liveness(&mut self) {
+    pub fn open_liveness(&mut self, at: Duration) {
         liveness::open(&mut self.view);
+        for c in &mut self.checkers {
+            c.open_liveness(at);
+        }
     }
 
-    /// End-of-run checks: durability, then liveness.
+    /// End-of-run checks: durability, the checkers' own, then liveness.
     pub fn finish(&mut self, now: Duration, liveness_from: Duration) -> Option<Violation> {
         let found = self.durability.finish(&self.view);
         self.fail(now, found);
+        for i in 0..self.checkers.len() {
+            let found = self.checkers[i].finish(now);
+            self.fail(now, found);
+        }
         let found = liveness::finish(&self.view, &self.syncer, now, liveness_from);
         self.fail(now, found);
         self.violation.clone()
+    }
+
+    /// The properties that had something to check in this run.
+    pub fn exercised(&self) -> BTreeSet<Property> {
+        let mut out = self.exercised.clone();
+        for c in &self.checkers {
+            c.exercised(&mut out);
+        }
+        out
     }
 
     /// What the checkers saw of the cluster (for the report).

@@ -14,6 +14,7 @@ use node::{NodeConfig, PeerConfig, Timing};
 use rand::Rng;
 
 use super::seeds::RunSeeds;
+use crate::check::{Bounds, DiskWord};
 use crate::scenario::Scenario;
 use crate::trace::Recorder;
 
@@ -49,6 +50,31 @@ fn timing(s: &Scenario) -> Timing {
         store_sync_interval: ms(c.store_sync_ms),
         p2p_init_timeout: ms(c.p2p_init_timeout_ms),
         ..Timing::default()
+    }
+}
+
+/// The checkers' time bounds for this scenario's timing. Each is the
+/// longest the node's own loops may take, doubled, plus the drawn network
+/// delays: generous, so a finding is a bug and not a slow step.
+pub fn bounds(s: &Scenario) -> Bounds {
+    let t = timing(s);
+    let latency = Duration::from_millis(s.network.latency_ms[1]);
+    let connect_delay = Duration::from_millis(s.network.connect_delay_ms[1]);
+    // The election loop: a landed wait (send timeout), a worker stop, a
+    // poll, and raft noticing a higher term (one election timeout).
+    let role_grace = 2 * (t.send_timeout + t.leader_poll + t.election_timeout_max);
+    // A p2p connect loop: the failed call that marks the peer lost (the
+    // exchange timeout), the connect delay, a hello, one retry period.
+    let reconnect = 2 * (t.exchange_timeout + connect_delay + t.connect_retry + 2 * latency);
+    // Gossip is one call per peer, in turn, each bounded by the exchange timeout.
+    let peers = u32::try_from(s.cluster.nodes.saturating_sub(1))
+        .unwrap_or(1)
+        .max(1);
+    let gossip = 2 * (peers * (t.exchange_timeout + 2 * latency)) + t.block_time;
+    Bounds {
+        role_grace,
+        reconnect,
+        gossip,
     }
 }
 
@@ -145,14 +171,9 @@ impl Cluster<'_> {
         self.nodes.len() as u64
     }
 
-    /// Height of the last block on the node's disk (what a crash keeps).
-    pub fn synced_height(&self, id: u64) -> u64 {
-        self.node(id)
-            .disk
-            .lock()
-            .blocks
-            .last_key_value()
-            .map_or(0, |(h, _)| *h)
+    /// What the node's disk holds now, for the checkers.
+    pub fn disk_word(&self, id: u64) -> DiskWord {
+        DiskWord::of(&self.node(id).disk.lock())
     }
 
     pub fn is_running(&mut self, id: u64) -> bool {

@@ -67,7 +67,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let mut run = Run {
         cluster: Cluster::build(scenario, bugs, &mut seeds, &recorder),
         recorder,
-        checks: Checks::new(scenario.cluster.nodes),
+        checks: Checks::with_bounds(scenario.cluster.nodes, cluster::bounds(scenario)),
         injector: Injector::default(),
         hash: TraceHash::new(),
         tally: tally::Tally::default(),
@@ -109,7 +109,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         run.restart_exited(now);
         if !liveness_open && now >= liveness_from {
             run.absorb();
-            run.checks.open_liveness();
+            run.checks.open_liveness(now);
             liveness_open = true;
         }
         let step = std::panic::catch_unwind(AssertUnwindSafe(|| run.cluster.sim.step()));
@@ -204,8 +204,8 @@ impl Run<'_> {
             self.injector.observe(r);
             self.tally.observe(r);
             if let What::Node(Event::Exit { .. }) = r.what {
-                let synced = self.cluster.synced_height(r.node);
-                self.checks.node_down(r.node, synced);
+                let disk = self.cluster.disk_word(r.node);
+                self.checks.node_down(r.at, r.node, &disk);
                 self.cluster.exited(r.node, r.at);
             }
         }
@@ -225,15 +225,17 @@ impl Run<'_> {
     /// Stops the node if it runs; the checkers learn what its disk kept.
     fn stop(&mut self, id: u64) {
         if self.cluster.crash(id) {
-            let synced = self.cluster.synced_height(id);
-            self.checks.node_down(id, synced);
+            let disk = self.cluster.disk_word(id);
+            let now = self.cluster.sim.elapsed();
+            self.checks.node_down(now, id, &disk);
             self.injector.node_down(id);
         }
     }
 
     fn start(&mut self, id: u64) {
-        let synced = self.cluster.synced_height(id);
+        let disk = self.cluster.disk_word(id);
+        let now = self.cluster.sim.elapsed();
         self.cluster.start(id);
-        self.checks.node_up(id, synced);
+        self.checks.node_up(now, id, &disk);
     }
 }

@@ -381,5 +381,40 @@ fn node_event(node: &mut NodeState, at: Micros, event: &Event, terms: &mut Terms
             node.mark(at, "exit", "exit".to_string(), format!("exit: {reason}"));
             node.down(at, "stopped", reason);
         }
+        Event::GuardFired { guard, detail } => node.mark(
+            at,
+            "violation",
+            format!("guard {}", guard.name()),
+            format!("guard {} fired: {detail}", guard.name()),
+        ),
+        Event::WorkerStarted { role } => node.mark(
+            at,
+            "event",
+            format!("{role:?} worker"),
+            format!("election loop started the {role:?} worker"),
+        ),
+        Event::WorkerStopped { role } => node.mark(
+            at,
+            "event",
+            format!("{role:?} worker stopped"),
+            format!("election loop stopped the {role:?} worker"),
+        ),
+        Event::PeerDisconnected { peer } => node.mark(
+            at,
+            "event",
+            format!("lost n{peer}"),
+            format!("marked peer n{peer} disconnected"),
+        ),
+        // Raft's log, votes and applies, the services' starts, proposals
+        // and gossip are too many to mark; `sim run --trace` lists them.
+        Event::VoteSaved { .. }
+        | Event::LogAppended(_)
+        | Event::LogTruncated { .. }
+        | Event::LogPurged { .. }
+        | Event::EntryApplied(_)
+        | Event::SnapshotInstalled { .. }
+        | Event::ServiceStarted { .. }
+        | Event::BlockProposed { .. }
+        | Event::GossipReceived { .. } => {}
     }
 }
