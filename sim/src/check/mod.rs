@@ -22,6 +22,12 @@ pub mod liveness;
 #[cfg(feature = "sim")]
 pub mod node_report;
 #[cfg(feature = "sim")]
+pub mod p2p;
+#[cfg(feature = "sim")]
+pub mod raft;
+#[cfg(feature = "sim")]
+pub mod roles;
+#[cfg(feature = "sim")]
 pub mod syncer;
 #[cfg(feature = "sim")]
 pub mod view;
@@ -236,8 +242,9 @@ impl Checks {
     }
 
     pub fn with_bounds(nodes: u32, bounds: Bounds) -> Checks {
-        let _ = bounds;
-        let checkers: Vec<Box<dyn Checker>> = vec![];
+        let mut checkers = raft::checkers(nodes, bounds);
+        checkers.extend(roles::checkers(nodes, bounds));
+        checkers.extend(p2p::checkers(nodes, bounds));
         Checks {
             view: view::ClusterView::new(nodes),
             agreement: agreement::AgreementCheck::default(),
