@@ -12,7 +12,7 @@ use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
 use crate::p2p::P2p;
 use crate::store::Store;
-use crate::sync::{GossipSubscribed, Inbox, Role, SyncParts, SyncService};
+use crate::sync::{GossipSubscribed, Inbox, Role, Source, SyncParts, SyncService};
 use crate::types::Raft;
 
 /// Why a node stopped by itself.
@@ -73,7 +73,7 @@ impl NodeCtx {
         raft: Raft,
         store: Store,
         p2p: Arc<P2p>,
-        applied: UnboundedReceiver<Block>,
+        applied: UnboundedReceiver<(Block, Source)>,
         raft_height: Arc<AtomicU64>,
         reporter: Reporter,
     ) -> NodeCtx {

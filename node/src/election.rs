@@ -17,7 +17,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::ctx::{NodeCtx, NodeExit};
 use crate::hooks::chaos;
-use crate::hooks::observe::{Event, Phase, StartedBy};
+use crate::hooks::observe::{Event, Phase, Reporter, StartedBy, WorkerRole};
 use crate::hooks::task;
 use crate::producer::{self, Stopped};
 use crate::sync::{Role, SyncService};
@@ -25,6 +25,7 @@ use crate::types::NodeId;
 
 /// The work a node does in one role.
 struct Worker {
+    role: WorkerRole,
     sync: Arc<SyncService>,
     task: tokio::task::JoinHandle<()>,
     /// Fires when the leader work stops producing (`None` for a follower).
@@ -34,9 +35,11 @@ struct Worker {
 impl Worker {
     /// Stops the work, then its sync service. The service stop may race
     /// with a syncer start still in flight in another task (bug 2).
-    async fn stop(self) {
+    /// Reported once both are done, so the event marks the worker gone.
+    async fn stop(self, reporter: &Reporter) {
         self.task.abort();
         self.sync.stop().await;
+        reporter.event(Event::WorkerStopped { role: self.role });
     }
 }
 
@@ -64,6 +67,8 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
         };
         tokio::select! {
             biased;
+            // This return and the one on a stopped raft leave the worker
+            // running and report no `WorkerStopped`: the process exits.
             stopped = leader_stopped => {
                 return match stopped {
                     Some(Stopped::StoreAheadOfRaft { store, raft }) => NodeExit::StoreAheadOfRaft { store, raft },
@@ -87,12 +92,12 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
                 term: m.current_term,
             });
             if let Work::Following { worker, .. } = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop().await;
+                worker.stop(&ctx.reporter).await;
             }
             work = Work::Leading(start_leader(&ctx));
         } else if leading {
             if let Work::Leading(worker) = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop().await;
+                worker.stop(&ctx.reporter).await;
             }
             return NodeExit::LeadershipLost;
         } else if let Some(leader) = m.current_leader.filter(|l| *l != ctx.config.id) {
@@ -101,7 +106,7 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
                 continue;
             }
             if let Work::Following { worker, .. } = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop().await;
+                worker.stop(&ctx.reporter).await;
             }
             ctx.reporter.event(Event::BecameFollower { leader });
             work = Work::Following {
@@ -122,6 +127,9 @@ async fn landed(ctx: &NodeCtx, last_log_index: Option<u64>) -> bool {
 }
 
 fn start_leader(ctx: &Arc<NodeCtx>) -> Worker {
+    ctx.reporter.event(Event::WorkerStarted {
+        role: WorkerRole::Leader,
+    });
     // The fix of bug 1, decided once before the sync services start.
     let publisher_mode = !ctx.config.bugs.height1_deadlock && ctx.store.height() == 0;
     let sync = ctx.sync_service(Role::Aggregator, publisher_mode);
@@ -135,6 +143,7 @@ fn start_leader(ctx: &Arc<NodeCtx>) -> Worker {
         let _ = tx.send(producer::run(&ctx2, &sync2).await);
     });
     Worker {
+        role: WorkerRole::Leader,
         sync,
         task,
         stopped: Some(stopped),
@@ -145,6 +154,9 @@ fn start_leader(ctx: &Arc<NodeCtx>) -> Worker {
 const FOLLOWER_SYNCER_ATTEMPTS: u32 = 100;
 
 fn start_follower(ctx: &Arc<NodeCtx>) -> Worker {
+    ctx.reporter.event(Event::WorkerStarted {
+        role: WorkerRole::Follower,
+    });
     let sync = ctx.sync_service(Role::Follower, false);
     let (reporter, sync2) = (ctx.reporter.clone(), Arc::clone(&sync));
     let retry = ctx.config.timing.leader_poll;
@@ -160,6 +172,7 @@ fn start_follower(ctx: &Arc<NodeCtx>) -> Worker {
         reporter.phase(Phase::Following);
     });
     Worker {
+        role: WorkerRole::Follower,
         sync,
         task,
         stopped: None,

@@ -71,7 +71,14 @@ async fn start(
     let listener = Listener::bind(&config.listen_addr).await?;
     let (applied_tx, applied_rx) = unbounded_channel();
     let raft_height = Arc::new(AtomicU64::new(0));
-    let raft = raft::start(&config, disk, applied_tx.clone(), Arc::clone(&raft_height)).await?;
+    let raft = raft::start(
+        &config,
+        disk,
+        applied_tx.clone(),
+        Arc::clone(&raft_height),
+        &reporter,
+    )
+    .await?;
     let ctx = Arc::new(NodeCtx::new(
         config,
         raft,

@@ -110,7 +110,11 @@ impl P2p {
         match p.client.call(req, self.timing.exchange_timeout).await {
             Ok(resp) => Ok(resp),
             Err(e) => {
-                p.connected.store(false, Ordering::SeqCst);
+                // Reported on the transition only: calls to a peer already
+                // marked disconnected fail without news.
+                if p.connected.swap(false, Ordering::SeqCst) {
+                    self.reporter.event(Event::PeerDisconnected { peer });
+                }
                 Err(format!("n{peer}: {e}"))
             }
         }

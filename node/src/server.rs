@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use openraft::ServerState;
-use tokio::sync::mpsc::UnboundedSender;
 
-use crate::block::Block;
 use crate::ctx::NodeCtx;
+use crate::hooks::observe::Event;
 use crate::hooks::task;
 use crate::net::{read_frame, write_frame, BoxConn, Listener, NodeStatus, Request, Response};
+use crate::sync::{InboxSender, Source};
 
 /// Accepts connections for good, each answered by its own task; accepted
 /// gossip goes to `gossip` (raft's applied-block channel, the sync inbox).
-pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: UnboundedSender<Block>) {
+pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: InboxSender) {
     loop {
         match listener.accept().await {
             Ok(conn) => {
@@ -39,7 +39,7 @@ pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: UnboundedSende
 /// collided with it.
 const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(20);
 
-async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>, gossip: UnboundedSender<Block>) {
+async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>, gossip: InboxSender) {
     while let Ok(Ok(Some(req))) =
         tokio::time::timeout(IDLE_CONNECTION, read_frame::<Request>(&mut conn)).await
     {
@@ -50,7 +50,7 @@ async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>, gossip: Unbounde
     }
 }
 
-async fn handle(ctx: &NodeCtx, gossip: &UnboundedSender<Block>, req: Request) -> Response {
+async fn handle(ctx: &NodeCtx, gossip: &InboxSender, req: Request) -> Response {
     match req {
         Request::Hello { .. } => Response::Ack,
         Request::AppendEntries(rpc) => Response::AppendEntries(ctx.raft.append_entries(rpc).await),
@@ -64,12 +64,18 @@ async fn handle(ctx: &NodeCtx, gossip: &UnboundedSender<Block>, req: Request) ->
             None => Err(format!("no block at height {height}")),
         }),
         Request::Gossip(block) => {
+            // Reported on arrival, subscribed or not: the request does not
+            // name its sender, the block names its proposer.
+            ctx.reporter.event(Event::GossipReceived {
+                height: block.height,
+                from: block.proposer,
+            });
             if block.is_well_formed()
                 && ctx
                     .gossip_subscribed
                     .load(std::sync::atomic::Ordering::SeqCst)
             {
-                let _ = gossip.send(block);
+                let _ = gossip.send((block, Source::P2p));
             }
             Response::Ack
         }

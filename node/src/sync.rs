@@ -32,13 +32,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::block::Block;
 use crate::config::Timing;
 use crate::hooks::chaos;
-use crate::hooks::observe::{Event, Phase, Reporter, StartedBy};
+use crate::hooks::observe::{Event, Guard, Phase, Reporter, StartedBy};
 use crate::hooks::task;
 use crate::p2p::P2p;
 use crate::store::{PutError, Store};
@@ -49,7 +49,22 @@ const SYNCER_POLL: Duration = Duration::from_millis(50);
 
 /// Blocks waiting to be stored: raft-applied ones, in log order, and
 /// gossiped ones once the gossip subscriber is on.
-pub type Inbox = Arc<tokio::sync::Mutex<UnboundedReceiver<Block>>>;
+pub type Inbox = Arc<tokio::sync::Mutex<UnboundedReceiver<(Block, Source)>>>;
+
+/// The sending side of the [`Inbox`] (raft's state machine, the p2p server).
+pub type InboxSender = UnboundedSender<(Block, Source)>;
+
+/// Where a block offered to the store comes from. Only the report of a
+/// refused block depends on it: the same refusal is normal for a block from
+/// p2p and a guard firing for one from raft.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Committed by raft: raft's state machine (in log order, every height)
+    /// or the producer's own committed block.
+    Raft,
+    /// Gossip or the exchange: may run ahead of the store.
+    P2p,
+}
 
 /// Whether this node's gossip subscriber is on (shared with the p2p server).
 pub type GossipSubscribed = Arc<AtomicBool>;
@@ -137,6 +152,9 @@ impl SyncService {
     /// the task `sync-start`.
     pub async fn start(self: &Arc<Self>) {
         let p = &self.parts;
+        self.reporter().event(Event::ServiceStarted {
+            service: p.service_id,
+        });
         let peers = match p.role {
             Role::Aggregator => p.p2p.connected_peers(),
             Role::Follower => {
@@ -160,7 +178,7 @@ impl SyncService {
             let service = Arc::clone(self);
             task::spawn("sync-start", self.reporter(), async move {
                 if let Some(block) = first_block {
-                    service.initialize_store(&block).await;
+                    service.initialize_store(&block, Source::P2p).await;
                 }
                 let _ = service.start_syncer(StartedBy::StartPath).await;
             });
@@ -209,14 +227,14 @@ impl SyncService {
 
     /// `WriteToStoreAndBroadcast`: called by the producer for each new block.
     pub async fn write_to_store_and_broadcast(self: &Arc<Self>, block: &Block) {
-        self.initialize_store(block).await;
+        self.initialize_store(block, Source::Raft).await;
         // A fixed node retries a failed start at the next block.
         let _ = self.start_syncer(StartedBy::ProducerPath).await;
         self.parts.p2p.gossip(block.clone());
     }
 
     /// `storeInitialized` + `initStore`: the store's first block.
-    async fn initialize_store(&self, block: &Block) {
+    async fn initialize_store(&self, block: &Block, source: Source) {
         if self.parts.racy {
             if self
                 .store_initialized
@@ -224,7 +242,7 @@ impl SyncService {
                 .is_ok()
             {
                 chaos::pause(self.reporter(), "sync.store_init_window").await;
-                self.store_block(block);
+                self.store_block(block, source);
                 self.store_written.store(true, Ordering::SeqCst);
             }
             return;
@@ -232,7 +250,7 @@ impl SyncService {
         let _status = self.status.lock().await;
         if !self.store_initialized.load(Ordering::SeqCst) {
             chaos::pause(self.reporter(), "sync.store_init_window").await;
-            self.store_block(block);
+            self.store_block(block, source);
             self.store_written.store(true, Ordering::SeqCst);
             self.store_initialized.store(true, Ordering::SeqCst);
         }
@@ -372,21 +390,42 @@ impl SyncService {
     /// Stores every block waiting in the inbox.
     pub async fn drain_inbox(&self) {
         let mut inbox = self.parts.inbox.lock().await;
-        while let Ok(block) = inbox.try_recv() {
-            self.store_block(&block);
+        while let Ok((block, source)) = inbox.try_recv() {
+            self.store_block(&block, source);
         }
     }
 
-    fn store_block(&self, block: &Block) {
+    fn store_block(&self, block: &Block, source: Source) {
         match self.parts.store.put(block) {
+            // Already stored (`Ok(false)`): not a guard, the Go syncer skips
+            // heights <= the store height (`syncer.go:processHeightEvent`).
             Ok(_) => {}
-            Err(e @ PutError::Conflict { .. }) => self
-                .reporter()
-                .violation(format!("fork seen by the syncer: {e}")),
-            // Gossip may run ahead of raft; raft delivers every height in order.
+            Err(e @ PutError::Conflict { .. }) => {
+                self.guard(Guard::StoreConflict, format!("{source:?} block: {e}"));
+                self.reporter()
+                    .violation(format!("fork seen by the syncer: {e}"))
+            }
+            // The next height that does not chain onto the tip: Go's syncer
+            // halts on it (`TrySyncNextBlock`: errInvalidState is critical).
+            Err(e @ PutError::DoesNotExtend { height, tip }) if height == tip + 1 => {
+                self.guard(Guard::StoreDoesNotExtend, format!("{source:?} block: {e}"));
+                tracing::debug!(node = self.reporter().node(), "syncer skipped: {e}")
+            }
+            // Raft delivers every height in order, so a raft block past the
+            // next height finds heights missing that nothing will bring.
+            Err(e @ PutError::DoesNotExtend { .. }) if source == Source::Raft => {
+                self.guard(Guard::ReplayGap, format!("raft block: {e}"));
+                tracing::debug!(node = self.reporter().node(), "syncer skipped: {e}")
+            }
+            // Not a guard: gossip may run ahead of raft, and the Go syncer
+            // keeps a not-next block pending (`syncer.go:processHeightEvent`).
             Err(e @ PutError::DoesNotExtend { .. }) => {
                 tracing::debug!(node = self.reporter().node(), "syncer skipped: {e}")
             }
         }
+    }
+
+    fn guard(&self, guard: Guard, detail: String) {
+        self.reporter().event(Event::GuardFired { guard, detail });
     }
 }

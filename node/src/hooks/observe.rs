@@ -173,7 +173,7 @@ pub struct EntryId {
     pub index: u64,
     pub term: u64,
     pub leader: u64,
-    /// [`crate::types::entry_digest`] of the payload.
+    /// `raft::entry::entry_digest` of the payload.
     pub digest: u64,
 }
 

@@ -1,6 +1,7 @@
 //! Raft's log and vote on the node's disk, written through (durable before
 #![allow(clippy::result_large_err)] // openraft fixes the error type of its storage traits
-//! openraft is told so).
+//! openraft is told so). Each change is reported once it is durable, for the
+//! harness's raft checkers.
 
 use std::fmt::Debug;
 use std::ops::RangeBounds;
@@ -8,17 +9,20 @@ use std::ops::RangeBounds;
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 
+use super::entry::entry_id;
+use crate::hooks::observe::{Event, Reporter};
 use crate::store::DiskHandle;
 use crate::types::{Entry, NodeId, TypeConfig};
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LogStore {
     disk: DiskHandle,
+    reporter: Reporter,
 }
 
 impl LogStore {
-    pub fn new(disk: DiskHandle) -> LogStore {
-        LogStore { disk }
+    pub fn new(disk: DiskHandle, reporter: Reporter) -> LogStore {
+        LogStore { disk, reporter }
     }
 
     fn persist(&self) -> Result<(), StorageError<NodeId>> {
@@ -84,7 +88,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.disk.lock().raft.vote = Some(*vote);
-        self.persist()
+        self.persist()?;
+        self.reporter.event(Event::VoteSaved {
+            term: vote.leader_id.term,
+            candidate: vote.leader_id.node_id,
+            committed: vote.committed,
+        });
+        Ok(())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
@@ -112,9 +122,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let mut appended = Vec::new();
         {
             let mut disk = self.disk.lock();
             for entry in entries {
+                appended.push(entry_id(&entry));
                 disk.raft.log.insert(entry.log_id.index, entry);
             }
         }
@@ -123,6 +135,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .as_ref()
             .err()
             .map(|e| StorageIOError::write_logs(e).into());
+        // Reported before openraft hears the entries are durable: an event
+        // stands for "appended and reported durable", so no reply that
+        // depends on them can precede it. A failed write appended nothing.
+        if failed.is_none() {
+            for id in appended {
+                self.reporter.event(Event::LogAppended(id));
+            }
+        }
         callback.log_io_completed(result);
         match failed {
             Some(e) => Err(e),
@@ -132,7 +152,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.disk.lock().raft.log.split_off(&log_id.index);
-        self.persist()
+        self.persist()?;
+        self.reporter.event(Event::LogTruncated {
+            index: log_id.index,
+        });
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
@@ -142,22 +166,30 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             disk.raft.log = kept;
             disk.raft.purged = Some(log_id);
         }
-        self.persist()
+        self.persist()?;
+        self.reporter.event(Event::LogPurged {
+            index: log_id.index,
+        });
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use openraft::RaftLogReader;
 
     use super::*;
+    use crate::hooks::observe::LogObserver;
 
     /// Regression (swarm seed 242): after two members restarted with empty
     /// disks, openraft asked for an inverted range and `BTreeMap::range`
     /// panicked inside raft's core task, taking the node down.
     #[tokio::test]
     async fn an_inverted_or_empty_range_holds_no_entries() {
-        let mut store = LogStore::new(DiskHandle::in_memory());
+        let reporter = Reporter::new(1, Arc::new(LogObserver));
+        let mut store = LogStore::new(DiskHandle::in_memory(), reporter);
         let (start, end) = (19, 18); // openraft computed such a range
         let inverted = store.try_get_log_entries(start..end).await.unwrap();
         assert!(inverted.is_empty());

@@ -5,6 +5,7 @@
 //! (the cluster bootstraps itself when no configuration exists), then the
 //! election loop watches [`Raft::metrics`].
 
+pub mod entry;
 mod log_store;
 mod network;
 mod state_machine;
@@ -14,25 +15,27 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use openraft::{BasicNode, Config, SnapshotPolicy};
-use tokio::sync::mpsc::UnboundedSender;
 
 pub use crate::runtime::{random_between, seed_rng, SeededRuntime};
 pub use log_store::LogStore;
 pub use network::Network;
 pub use state_machine::StateMachine;
 
-use crate::block::Block;
 use crate::config::NodeConfig;
+use crate::hooks::observe::Reporter;
 use crate::store::DiskHandle;
+use crate::sync::InboxSender;
 use crate::types::{NodeId, Raft};
 
 /// Starts the raft part of a node. Blocks applied by the state machine are
 /// sent to `applied`, in log order; `raft_height` follows the last one.
+/// The log store and the state machine report to `reporter`.
 pub async fn start(
     config: &NodeConfig,
     disk: DiskHandle,
-    applied: UnboundedSender<Block>,
+    applied: InboxSender,
     raft_height: Arc<AtomicU64>,
+    reporter: &Reporter,
 ) -> anyhow::Result<Raft> {
     let t = &config.timing;
     let raft_config = Config {
@@ -54,8 +57,8 @@ pub async fn start(
             .max(config.timing.send_timeout)
             .max(config.timing.raft_heartbeat),
     );
-    let log_store = LogStore::new(disk);
-    let state_machine = StateMachine::new(applied, raft_height);
+    let log_store = LogStore::new(disk, reporter.clone());
+    let state_machine = StateMachine::new(applied, raft_height, reporter.clone());
     let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
     Ok(raft)
 }

@@ -14,14 +14,21 @@ use openraft::{
     StoredMembership,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc::UnboundedSender;
 
+use super::entry::{entry_digest, entry_id};
 use crate::block::Block;
+use crate::hooks::observe::{EntryId, Event, Guard, Reporter};
+use crate::sync::{InboxSender, Source};
 use crate::types::{ApplyResult, Entry, NodeId, TypeConfig};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct State {
     last_applied: Option<LogId<NodeId>>,
+    /// [`entry_digest`] of the entry at `last_applied`, kept only so that a
+    /// node installing this state can report which entry it ends with: the
+    /// entry itself may be a blank or a membership change, not `last_block`.
+    #[serde(default)]
+    last_applied_digest: u64,
     membership: StoredMembership<NodeId, BasicNode>,
     last_block: Option<Block>,
 }
@@ -29,19 +36,25 @@ struct State {
 pub struct StateMachine {
     state: State,
     snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
-    applied: UnboundedSender<Block>,
+    applied: InboxSender,
     /// Height of the last accepted block, shared with the node.
     raft_height: Arc<AtomicU64>,
+    reporter: Reporter,
 }
 
 impl StateMachine {
-    pub fn new(applied: UnboundedSender<Block>, raft_height: Arc<AtomicU64>) -> StateMachine {
+    pub fn new(
+        applied: InboxSender,
+        raft_height: Arc<AtomicU64>,
+        reporter: Reporter,
+    ) -> StateMachine {
         raft_height.store(0, Ordering::SeqCst);
         StateMachine {
             state: State::default(),
             snapshot: None,
             applied,
             raft_height,
+            reporter,
         }
     }
 
@@ -53,13 +66,17 @@ impl StateMachine {
                     block.height, block.timestamp_ms, last.height, last.timestamp_ms
                 );
                 tracing::warn!("raft FSM rejected an entry: {why}");
+                self.reporter.event(Event::GuardFired {
+                    guard: Guard::FsmRejectedBlock,
+                    detail: why.clone(),
+                });
                 return ApplyResult::Rejected(why);
             }
         }
         self.raft_height.store(block.height, Ordering::SeqCst);
         self.state.last_block = Some(block.clone());
         // The receiver is gone only while the node shuts down.
-        let _ = self.applied.send(block);
+        let _ = self.applied.send((block, Source::Raft));
         ApplyResult::Accepted
     }
 }
@@ -101,7 +118,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut results = Vec::new();
         for entry in entries {
+            let id = entry_id(&entry);
             self.state.last_applied = Some(entry.log_id);
+            self.state.last_applied_digest = entry_digest(&entry);
             let result = match entry.payload {
                 EntryPayload::Blank => ApplyResult::NoBlock,
                 EntryPayload::Normal(block) => self.apply_block(block),
@@ -110,6 +129,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     ApplyResult::NoBlock
                 }
             };
+            // Also for a rejected block: the entry stays committed and
+            // applied, only the FSM's state is unchanged.
+            self.reporter.event(Event::EntryApplied(id));
             results.push(result);
         }
         Ok(results)
@@ -138,9 +160,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.state = state;
         if let Some(block) = &self.state.last_block {
             self.raft_height.store(block.height, Ordering::SeqCst);
-            let _ = self.applied.send(block.clone());
+            let _ = self.applied.send((block.clone(), Source::Raft));
         }
         self.snapshot = Some((meta.clone(), bytes));
+        // The digest is the one the snapshot's state recorded for its last
+        // entry (0 for a snapshot from a node that did not record it).
+        let last = meta.last_log_id.map(|id| EntryId {
+            index: id.index,
+            term: id.leader_id.term,
+            leader: id.leader_id.node_id,
+            digest: self.state.last_applied_digest,
+        });
+        self.reporter.event(Event::SnapshotInstalled { last });
         Ok(())
     }
 
