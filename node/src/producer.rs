@@ -12,7 +12,8 @@ use crate::block::Block;
 use crate::ctx::NodeCtx;
 use crate::hooks::chaos;
 use crate::hooks::clock;
-use crate::hooks::observe::{Event, Phase};
+use crate::hooks::observe::{Event, Guard, Phase};
+use crate::store::PutError;
 use crate::sync::SyncService;
 use crate::types::ApplyResult;
 
@@ -57,29 +58,59 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
             continue;
         }
         chaos::pause(&ctx.reporter, "producer.quorum_to_replicate").await;
-        match timeout(
-            t.election_timeout_max * 2,
-            ctx.raft.client_write(block.clone()),
-        )
-        .await
-        {
-            Ok(Ok(resp)) if resp.data == ApplyResult::Accepted => {
+        ctx.reporter.event(Event::BlockProposed {
+            height: block.height,
+        });
+        // `Broadcast` (pkg/raft/node.go): `raft.Apply(bytes, SendTimeout)`
+        // then `future.Error()`, which waits for commit and apply or for the
+        // loss of leadership; SendTimeout bounds only the enqueueing. So no
+        // timeout here: a proposal given up on could still commit, and the
+        // next tick would propose its height again (swarm seed 194, kept
+        // as scenarios/regressions/swarm-seed194-stale-proposal.toml).
+        match ctx.raft.client_write(block.clone()).await {
+            Ok(resp) if resp.data == ApplyResult::Accepted => {
                 ctx.reporter.event(Event::BlockCommitted {
                     height: block.height,
                     hash: block.hash,
                 });
                 if let Err(e) = ctx.store.put(&block) {
+                    // The block was built on the store's tip: either refusal
+                    // is a defence firing.
+                    let guard = match e {
+                        PutError::Conflict { .. } => Guard::StoreConflict,
+                        PutError::DoesNotExtend { .. } => Guard::StoreDoesNotExtend,
+                    };
+                    ctx.reporter.event(Event::GuardFired {
+                        guard,
+                        detail: format!("own committed block: {e}"),
+                    });
                     ctx.reporter
                         .violation(format!("committed block not storable: {e}"));
                 }
                 sync.write_to_store_and_broadcast(&block).await;
             }
-            Ok(Ok(resp)) => tracing::warn!(node = ctx.config.id, ?resp.data, "block not accepted"),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+            Ok(resp) => {
+                // Raft holds a block at this height already (the FSM also
+                // reported its rejection); a rejection for the timestamp
+                // alone is only the FSM's guard.
+                let raft = ctx.raft_height.load(Ordering::SeqCst);
+                if let ApplyResult::Rejected(why) = &resp.data {
+                    if raft >= block.height {
+                        ctx.reporter.event(Event::GuardFired {
+                            guard: Guard::StaleProposal,
+                            detail: format!(
+                                "proposed height {}, raft at {raft}: {why}",
+                                block.height
+                            ),
+                        });
+                    }
+                }
+                tracing::warn!(node = ctx.config.id, ?resp.data, "block not accepted")
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
                 return Stopped::NotLeader
             }
-            Ok(Err(e)) => tracing::warn!(node = ctx.config.id, "replication failed: {e}"),
-            Err(_) => tracing::warn!(node = ctx.config.id, "replication timed out"),
+            Err(e) => tracing::warn!(node = ctx.config.id, "replication failed: {e}"),
         }
     }
 }
