@@ -65,6 +65,9 @@ pub struct RunResult {
     /// Fault points fired, by point.
     #[serde(default)]
     pub fault_points: BTreeMap<String, u64>,
+    /// The properties that had something to check in the run.
+    #[serde(default)]
+    pub checked: Vec<String>,
 }
 
 impl RunResult {
@@ -79,6 +82,7 @@ impl RunResult {
             params: report.params.clone(),
             faults: names(&report.tally.faults),
             fault_points: names(&report.tally.fault_points),
+            checked: report.tally.checked.iter().map(|p| p.to_string()).collect(),
         }
     }
 }

@@ -4,8 +4,8 @@
 //! what the cluster committed.
 
 use node::hooks::observe::EntryId;
+use node::raft::entry::{entry_block, entry_id};
 use node::store::Disk;
-use node::types::entry_id;
 
 /// A node's disk, as the checkers compare it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub struct DiskWord {
     pub log: Vec<EntryId>,
     /// Index of the last purged entry (a snapshot covers the log up to it).
     pub purged: Option<u64>,
+    /// The blocks in raft's log: (index, height, hash), by index.
+    pub raft_blocks: Vec<(u64, u64, u64)>,
 }
 
 impl DiskWord {
@@ -30,6 +32,12 @@ impl DiskWord {
                 .map(|v| (v.leader_id.term, v.leader_id.node_id, v.committed)),
             log: disk.raft.log.values().map(entry_id).collect(),
             purged: disk.raft.purged.map(|l| l.index),
+            raft_blocks: disk
+                .raft
+                .log
+                .values()
+                .filter_map(|e| entry_block(e).map(|b| (e.log_id.index, b.height, b.hash)))
+                .collect(),
         }
     }
 

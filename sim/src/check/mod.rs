@@ -1,16 +1,27 @@
-//! The invariants of a run, as named properties, fed with the trace: one
-//! file per property family, this file the dispatcher.
+//! The invariants of a run, as named properties, fed with the trace and
+//! with the runner's word on disks: one file per property (or close
+//! family), one directory per layer, this file the dispatcher.
 //!
-//! Safety (checked on every event): [`agreement`], [`height`] (Monotonic
-//! height), [`node_report`] (the node's own invariants, and its panics),
-//! [`syncer`] (Syncer started once, No leaked syncer, Syncer on initialised
-//! store); at the end, [`durability`]. Liveness (checked at the end):
-//! [`liveness`]. [`view`] is what the checkers know of each node.
+//! - raft ([`raft`]): Election safety, One vote per term, Log matching,
+//!   Leader completeness, State machine safety, Raft state survives a crash;
+//! - blocks and storage: [`agreement`], [`height`] (Monotonic height),
+//!   [`durability`], [`synced_durable`], [`consistent_restart`];
+//! - the node's own word: [`node_report`] (its invariants and panics), and
+//!   its guards ([`roles`]`::guards`);
+//! - roles, workers and services ([`roles`]), and the syncers ([`syncer`]);
+//! - connectivity and delivery ([`p2p`]);
+//! - liveness, at the end ([`liveness`]). [`view`] is what the checkers know
+//!   of each node; [`disk`] the runner's word on a node's disk.
 //!
-//! A new property is one file here plus its [`Property`] name.
+//! A new property is a file implementing [`Checker`], registered in its
+//! layer's `checkers()`, plus its [`Property`] name. Each checker says which
+//! properties had something to check in a run ([`Checks::exercised`]), so a
+//! sweep can show that none is vacuous.
 
 #[cfg(feature = "sim")]
 pub mod agreement;
+#[cfg(feature = "sim")]
+pub mod consistent_restart;
 #[cfg(feature = "sim")]
 pub mod disk;
 #[cfg(feature = "sim")]
@@ -23,10 +34,13 @@ pub mod liveness;
 pub mod node_report;
 #[cfg(feature = "sim")]
 pub mod p2p;
+mod property;
 #[cfg(feature = "sim")]
 pub mod raft;
 #[cfg(feature = "sim")]
 pub mod roles;
+#[cfg(feature = "sim")]
+pub mod synced_durable;
 #[cfg(feature = "sim")]
 pub mod syncer;
 #[cfg(feature = "sim")]
@@ -34,7 +48,10 @@ pub mod view;
 
 #[cfg(feature = "sim")]
 use std::collections::BTreeSet;
+#[cfg(feature = "sim")]
 use std::fmt;
+
+pub use property::Property;
 #[cfg(feature = "sim")]
 use std::time::Duration;
 
@@ -42,103 +59,6 @@ use std::time::Duration;
 use crate::trace::{Record, What};
 #[cfg(feature = "sim")]
 pub use disk::DiskWord;
-
-/// Every safety property, by name, grouped by layer (README lists them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Property {
-    // Raft (the Raft paper's Figure 3, and what it rests on).
-    ElectionSafety,
-    OneVotePerTerm,
-    LogMatching,
-    LeaderCompleteness,
-    StateMachineSafety,
-    RaftDurability,
-    // Blocks and storage.
-    Agreement,
-    MonotonicHeight,
-    Durability,
-    ConsistentRestart,
-    // The node's own word.
-    NodeInvariant,
-    GuardFired,
-    // Roles, workers and services.
-    LeaderWorkWhileLeading,
-    NoProducerOnFollower,
-    OneWorker,
-    OneServiceSet,
-    ServicesStopWithWorker,
-    SyncerStartedOnce,
-    NoLeakedSyncer,
-    SyncerOnInitialisedStore,
-    // Connectivity and delivery.
-    PeersReconnect,
-    GossipDelivery,
-}
-
-impl Property {
-    pub const ALL: [Property; 22] = [
-        Property::ElectionSafety,
-        Property::OneVotePerTerm,
-        Property::LogMatching,
-        Property::LeaderCompleteness,
-        Property::StateMachineSafety,
-        Property::RaftDurability,
-        Property::Agreement,
-        Property::MonotonicHeight,
-        Property::Durability,
-        Property::ConsistentRestart,
-        Property::NodeInvariant,
-        Property::GuardFired,
-        Property::LeaderWorkWhileLeading,
-        Property::NoProducerOnFollower,
-        Property::OneWorker,
-        Property::OneServiceSet,
-        Property::ServicesStopWithWorker,
-        Property::SyncerStartedOnce,
-        Property::NoLeakedSyncer,
-        Property::SyncerOnInitialisedStore,
-        Property::PeersReconnect,
-        Property::GossipDelivery,
-    ];
-
-    /// The name verdicts, summaries and artefacts use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Property::ElectionSafety => "Election safety",
-            Property::OneVotePerTerm => "One vote per term",
-            Property::LogMatching => "Log matching",
-            Property::LeaderCompleteness => "Leader completeness",
-            Property::StateMachineSafety => "State machine safety",
-            Property::RaftDurability => "Raft state survives a crash",
-            Property::Agreement => "Agreement",
-            Property::MonotonicHeight => "Monotonic height",
-            Property::Durability => "Durability",
-            Property::ConsistentRestart => "Consistent restart",
-            Property::NodeInvariant => "Node invariant",
-            Property::GuardFired => "Guard fired",
-            Property::LeaderWorkWhileLeading => "Leader work only while leading",
-            Property::NoProducerOnFollower => "No producer on a follower",
-            Property::OneWorker => "One worker",
-            Property::OneServiceSet => "One set of sync services",
-            Property::ServicesStopWithWorker => "Services stop with their worker",
-            Property::SyncerStartedOnce => "Syncer started once",
-            Property::NoLeakedSyncer => "No leaked syncer",
-            Property::SyncerOnInitialisedStore => "Syncer on initialised store",
-            Property::PeersReconnect => "Peers reconnect",
-            Property::GossipDelivery => "Gossip delivery",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Property> {
-        Property::ALL.into_iter().find(|p| p.name() == name)
-    }
-}
-
-impl fmt::Display for Property {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What a failed run violated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,6 +164,10 @@ impl Checks {
     pub fn with_bounds(nodes: u32, bounds: Bounds) -> Checks {
         let mut checkers = raft::checkers(nodes, bounds);
         checkers.extend(roles::checkers(nodes, bounds));
+        checkers.push(Box::new(synced_durable::SyncedDurableCheck::default()));
+        checkers.push(Box::new(
+            consistent_restart::ConsistentRestartCheck::default(),
+        ));
         checkers.extend(p2p::checkers(nodes, bounds));
         Checks {
             view: view::ClusterView::new(nodes),
@@ -517,14 +441,22 @@ mod tests {
         assert_eq!(feed(vec![stored(1, 1), stored(2, 2)]), None);
     }
 
+    /// A disk holding blocks 1..=height (hash = height).
+    fn synced(height: u64) -> DiskWord {
+        DiskWord {
+            blocks: (1..=height).map(|h| (h, h)).collect(),
+            ..DiskWord::default()
+        }
+    }
+
     /// After a crash the node's height is what its disk kept.
     #[test]
     fn a_restarted_node_goes_on_from_its_synced_height() {
         let mut c = Checks::new(1);
         c.observe(&on(1, 1, stored(1, 1)));
         c.observe(&on(1, 2, stored(2, 2)));
-        c.node_down(1, 1);
-        c.node_up(1, 1);
+        c.node_down(Duration::from_millis(2), 1, &synced(1));
+        c.node_up(Duration::from_millis(2), 1, &synced(1));
         c.observe(&on(1, 3, stored(2, 2)));
         assert_eq!(c.violation(), None);
     }
@@ -534,10 +466,10 @@ mod tests {
         let mut c = Checks::new(2);
         c.observe(&on(1, 1, Event::BlockCommitted { height: 1, hash: 1 }));
         c.observe(&on(1, 1, stored(1, 1)));
-        c.open_liveness();
+        c.open_liveness(Duration::from_millis(1));
         c.observe(&on(2, 2, stored(1, 1)));
-        c.node_down(2, 0);
-        c.node_down(1, 0);
+        c.node_down(Duration::from_millis(3), 2, &synced(0));
+        c.node_down(Duration::from_millis(3), 1, &synced(0));
         let v = c.finish(Duration::from_secs(10), Duration::ZERO);
         assert_eq!(property(v), "Durability");
     }
@@ -562,7 +494,9 @@ mod tests {
         ));
         c.observe(&on(1, 3, stored(1, 1)));
         c.observe(&on(2, 3, stored(1, 1)));
-        c.open_liveness();
+        c.observe(&on(1, 3, Event::PeerConnected { peer: 2 }));
+        c.observe(&on(2, 3, Event::PeerConnected { peer: 1 }));
+        c.open_liveness(Duration::from_millis(3));
         c.observe(&on(1, 4, stored(2, 2)));
         let v = c.finish(Duration::from_secs(20), Duration::from_secs(10));
         let Some(Violation::Liveness { detail }) = v else {
@@ -574,7 +508,7 @@ mod tests {
         );
         assert!(!detail.contains("n1"), "n1 made progress: {detail}");
         let mut fine = Checks::new(1);
-        fine.open_liveness();
+        fine.open_liveness(Duration::ZERO);
         fine.observe(&on(1, 5, stored(1, 1)));
         assert_eq!(fine.finish(Duration::from_secs(20), Duration::ZERO), None);
     }

@@ -151,8 +151,12 @@ fn coverage(records: &BTreeMap<u64, Record>) -> String {
     // name -> (runs, times)
     let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut points: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut checked: BTreeMap<String, u64> = BTreeMap::new();
     for r in records.values() {
         let Ok(ran) = &r.result else { continue };
+        for p in &ran.checked {
+            *checked.entry(p.clone()).or_default() += 1;
+        }
         for (k, n) in &ran.faults {
             let e = kinds.entry(k.clone()).or_default();
             *e = (e.0 + 1, e.1 + n);
@@ -192,6 +196,22 @@ fn coverage(records: &BTreeMap<u64, Record>) -> String {
         never_kinds.join(", "),
         never_points.join(", ")
     ));
+    out.push_str(&properties_checked(&checked));
+    out
+}
+
+/// Per property, the runs in which it had something to check; a property
+/// with none was vacuous in this sweep and is named as such.
+fn properties_checked(checked: &BTreeMap<String, u64>) -> String {
+    let mut out = String::from("properties (runs with something to check):\n");
+    let mut vacuous = Vec::new();
+    for p in crate::check::Property::ALL {
+        match checked.get(p.name()) {
+            Some(n) => out.push_str(&format!("  {:<33} {n}\n", p.name())),
+            None => vacuous.push(p.name()),
+        }
+    }
+    out.push_str(&format!("  never checked: [{}]\n", vacuous.join(", ")));
     out
 }
 

@@ -59,18 +59,30 @@ fn timing(s: &Scenario) -> Timing {
 pub fn bounds(s: &Scenario) -> Bounds {
     let t = timing(s);
     let latency = Duration::from_millis(s.network.latency_ms[1]);
-    let connect_delay = Duration::from_millis(s.network.connect_delay_ms[1]);
+    // A `delay_connect` fault adds to the drawn connect delay, for good.
+    let delay_faults = s
+        .faults
+        .iter()
+        .filter_map(|f| match &f.kind {
+            crate::scenario::fault::FaultKind::DelayConnect { delay_ms, .. } => Some(*delay_ms),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let connect_delay = Duration::from_millis(s.network.connect_delay_ms[1] + delay_faults);
     // The election loop: a landed wait (send timeout), a worker stop, a
-    // poll, and raft noticing a higher term (one election timeout).
+    // poll, and raft noticing a higher term (one election timeout); doubled.
     let role_grace = 2 * (t.send_timeout + t.leader_poll + t.election_timeout_max);
-    // A p2p connect loop: the failed call that marks the peer lost (the
-    // exchange timeout), the connect delay, a hello, one retry period.
-    let reconnect = 2 * (t.exchange_timeout + connect_delay + t.connect_retry + 2 * latency);
-    // Gossip is one call per peer, in turn, each bounded by the exchange timeout.
-    let peers = u32::try_from(s.cluster.nodes.saturating_sub(1))
-        .unwrap_or(1)
-        .max(1);
-    let gossip = 2 * (peers * (t.exchange_timeout + 2 * latency)) + t.block_time;
+    // Counted from the liveness phase, which opens `grace_s` after the last
+    // fault healed: one connect loop turn (the failed call that marks the
+    // peer lost, the connect delay, a hello, one retry period).
+    let reconnect = t.exchange_timeout + connect_delay + t.connect_retry + 2 * latency;
+    // Gossip is one call per connected peer, in turn: one of them may be a
+    // peer that just went down (the exchange timeout), the rest answer in a
+    // round trip each; plus a block time and a margin for the task order.
+    let peers = s.cluster.nodes.saturating_sub(1).max(1);
+    let gossip =
+        t.block_time + t.exchange_timeout + peers * 4 * latency + Duration::from_millis(500);
     Bounds {
         role_grace,
         reconnect,

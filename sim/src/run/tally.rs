@@ -26,6 +26,9 @@ pub struct Tally {
     pub fault_points: BTreeMap<&'static str, u64>,
     /// Restarts by the supervisor of nodes that exited by themselves.
     pub supervisor_restarts: u64,
+    /// The properties that had something to check (set at the run's end
+    /// from the checkers' word), by name.
+    pub checked: Vec<&'static str>,
 }
 
 impl Tally {
@@ -94,6 +97,17 @@ impl Tally {
             "fault points fired: {}",
             counts(&self.fault_points)
         ));
+        let unchecked: Vec<&str> = crate::check::Property::ALL
+            .iter()
+            .map(|p| p.name())
+            .filter(|p| !self.checked.contains(p))
+            .collect();
+        if !unchecked.is_empty() {
+            out.push(format!(
+                "properties with nothing to check in this run: {}",
+                unchecked.join(", ")
+            ));
+        }
         out
     }
 }
