@@ -109,6 +109,105 @@ fn a_missing_file_names_the_file() {
     );
 }
 
+/// A triggered fault: `kind`, then the lines given (`on`, window, ...).
+fn triggered(lines: &str) -> String {
+    format!("duration_s = 40\n[[fault]]\nkind = \"crash\"\nnode = \"event\"\n{lines}")
+}
+
+#[test]
+fn a_triggered_fault_loads() {
+    let s = Scenario::parse(&triggered(
+        "on = \"became_candidate\"\non_node = \"n2\"\noccurrence = 2\nafter_s = 5\nbefore_s = 20\nfor_s = 2\n",
+    ))
+    .expect("valid");
+    let t = s.faults[0].on.as_ref().unwrap();
+    assert_eq!((t.occurrence, t.after_s, t.before_s), (2, 5.0, 20.0));
+    // The liveness phase opens after before_s + for_s + grace_s.
+    assert_eq!(s.liveness_from_s(), 20.0 + 2.0 + 8.0);
+}
+
+#[test]
+fn an_unknown_trigger_is_refused_with_the_known_ones() {
+    let e = error_of(&triggered("on = \"became_king\"\nbefore_s = 20\n"));
+    assert!(
+        e.contains("became_king") && e.contains("became_candidate") && e.contains("line"),
+        "{e}"
+    );
+}
+
+#[test]
+fn event_is_only_a_node_of_a_triggered_fault() {
+    let e = error_of("duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"crash\"\nnode = \"event\"\n");
+    assert!(e.contains("fault[0].node") && e.contains("`event`"), "{e}");
+}
+
+#[test]
+fn occurrence_zero_is_refused() {
+    let e = error_of(&triggered(
+        "on = \"granted_vote\"\noccurrence = 0\nbefore_s = 20\n",
+    ));
+    assert!(e.contains("fault[0].occurrence"), "{e}");
+}
+
+#[test]
+fn a_trigger_window_must_close_before_the_end_and_after_it_opens() {
+    let e = error_of(&triggered("on = \"sync_started\"\nbefore_s = 45\n"));
+    assert!(
+        e.contains("fault[0].before_s") && e.contains("end of the run"),
+        "{e}"
+    );
+    let e = error_of(&triggered(
+        "on = \"sync_started\"\nafter_s = 10\nbefore_s = 10\n",
+    ));
+    assert!(
+        e.contains("fault[0].before_s") && e.contains("after_s"),
+        "{e}"
+    );
+    let e = error_of(&triggered("on = \"sync_started\"\n"));
+    assert!(e.contains("before_s"), "{e}");
+}
+
+#[test]
+fn a_fault_fires_at_a_time_or_on_an_event_not_both_nor_neither() {
+    let e = error_of(&triggered(
+        "at_s = 5\non = \"first_append\"\nbefore_s = 20\n",
+    ));
+    assert!(
+        e.contains("at_s") && e.contains("on") && e.contains("both"),
+        "{e}"
+    );
+    let e = error_of(&triggered(""));
+    assert!(e.contains("at_s") && e.contains("on"), "{e}");
+    let e = error_of("duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"heal\"\nbefore_s = 9\n");
+    assert!(e.contains("before_s") && e.contains("on"), "{e}");
+}
+
+#[test]
+fn a_bad_trigger_node_or_for_s_is_refused() {
+    let e = error_of(&triggered(
+        "on = \"became_leader\"\non_node = \"n7\"\nbefore_s = 20\n",
+    ));
+    assert!(e.contains("fault[0].on_node") && e.contains("n7"), "{e}");
+    let e = error_of(
+        "duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"restart\"\nnode = \"n1\"\nfor_s = 2\n",
+    );
+    assert!(e.contains("fault[0].for_s"), "{e}");
+    let e = error_of(&triggered(
+        "on = \"became_leader\"\nbefore_s = 30\nfor_s = 5\n",
+    ));
+    assert!(e.contains("liveness"), "{e}");
+}
+
+#[test]
+fn a_one_way_partition_is_checked_like_a_partition() {
+    let ok = "duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"partition_oneway\"\nfrom = [\"leader\"]\nto = [\"n1\", \"n2\", \"n3\"]\n";
+    Scenario::parse(ok).expect("valid");
+    let e = error_of("duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"partition_oneway\"\nfrom = [\"n1\"]\nto = []\n");
+    assert!(e.contains("fault[0]") && e.contains("both"), "{e}");
+    let e = error_of("duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"partition_oneway\"\nfrom = [\"n1\"]\nto = [\"n8\"]\n");
+    assert!(e.contains("fault[0].to") && e.contains("n8"), "{e}");
+}
+
 #[cfg(feature = "sim")]
 mod cli {
     use std::process::Command;
@@ -138,6 +237,26 @@ mod cli {
             "{stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bad_trigger_exits_2_naming_the_file_and_field() {
+        let dir = std::env::temp_dir().join(format!("sim-bad-trigger-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("trigger.toml");
+        std::fs::write(
+            &file,
+            "duration_s = 30\n[[fault]]\nkind = \"crash\"\nnode = \"event\"\non = \"became_candidate\"\noccurrence = 0\nbefore_s = 9\n",
+        )
+        .unwrap();
+        let out = sim(&["run", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("trigger.toml") && stderr.contains("fault[0].occurrence"),
+            "{stderr}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 

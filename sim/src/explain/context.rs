@@ -61,7 +61,9 @@ impl InForce {
         match &r.what {
             What::Harness(note) => match &note.act {
                 Act::Fault { kind, nodes } => match *kind {
-                    "partition" => self.partitions.push((note.text.clone(), r.at)),
+                    "partition" | "partition_oneway" => {
+                        self.partitions.push((note.text.clone(), r.at));
+                    }
                     "heal" => self.partitions.clear(),
                     "crash" => {
                         for n in nodes {

@@ -18,7 +18,7 @@ use node::hooks::observe::Event;
 
 use crate::check::Checks;
 use crate::scenario::fault::Fault;
-use crate::scenario::{swarm, Scenario};
+use crate::scenario::{swarm, Network, Scenario};
 use crate::trace::{Act, Note, Recorder, TraceHash, What};
 use cluster::Cluster;
 use inject::Injector;
@@ -54,6 +54,8 @@ pub(crate) struct Run<'a> {
     keep_trace: bool,
     /// Records of the trace already absorbed.
     seen: usize,
+    /// The scenario's network, which `for_s` undoes loss and latency to.
+    network: Network,
 }
 
 /// Runs `spec` to its end or its first safety violation or panic.
@@ -68,13 +70,15 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         cluster: Cluster::build(scenario, bugs, &mut seeds, &recorder),
         recorder,
         checks: Checks::with_bounds(scenario.cluster.nodes, cluster::bounds(scenario)),
-        injector: Injector::default(),
+        injector: Injector::new(&scenario.faults),
         hash: TraceHash::new(),
         tally: tally::Tally::default(),
         keep_trace: spec.keep_trace,
         seen: 0,
+        network: scenario.network.clone(),
     };
-    let mut faults: Vec<&Fault> = scenario.faults.iter().collect();
+    // Timed faults by time; triggered ones watch the trace (`inject`).
+    let mut faults: Vec<&Fault> = scenario.faults.iter().filter(|f| f.on.is_none()).collect();
     faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     let mut faults = faults.into_iter().peekable();
     let duration = Duration::from_secs_f64(scenario.duration_s);
@@ -90,22 +94,9 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         crate::log::set_harness_now(now);
         while let Some(f) = faults.next_if(|f| Duration::from_secs_f64(f.at_s) <= now) {
             run.absorb();
-            let applied = f.kind.apply(&mut run);
-            let kind = f.kind.name();
-            let act = if applied.skipped {
-                Act::Skipped { kind }
-            } else {
-                Act::Fault {
-                    kind,
-                    nodes: applied.nodes,
-                }
-            };
-            let note = Note {
-                text: applied.text,
-                act,
-            };
-            run.recorder.harness(now, note);
+            run.fire(now, f, None);
         }
+        run.triggered_faults(now, &scenario.faults);
         run.restart_exited(now);
         if !liveness_open && now >= liveness_from {
             run.absorb();
@@ -129,6 +120,12 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     }
     let now = run.cluster.sim.elapsed();
     let violation = run.checks.finish(now, liveness_from);
+    run.tally.checked = run
+        .checks
+        .exercised()
+        .into_iter()
+        .map(|p| p.name())
+        .collect();
     let view = run.checks.view();
     Ok(RunReport {
         violation,

@@ -1,24 +1,58 @@
 //! Faults: everything about each fault kind in one place: its TOML form,
-//! its validation, what heals it, how swarm draws it, and what it does to
+//! its validation, what heals it, how swarm draws it, what it does to
 //! the cluster ([`FaultKind::apply`], through the [`Target`] the runner
-//! gives it). A new kind is a variant here, a line in [`FaultName`], and a
-//! line in README.md.
+//! gives it) and how that is undone after `for_s` ([`Undo`]). A new kind
+//! is a variant here, a line in [`FaultName`], and a line in README.md.
+//! When a fault fires (a time or an event) is [`super::trigger`]'s.
 
 use std::time::Duration;
 
-use rand::seq::SliceRandom;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// One timed fault. `node`, `a`, `b` name nodes (`n1`..), `leader` (the
-/// node leading when the fault fires) or `crashed` (the node the last
-/// `crash` fault took down).
+use super::trigger::Trigger;
+use super::undo::Undo;
+
+/// One fault, at a time or on an event. `node`, `a`, `b`, `from`, `to`
+/// name nodes (`n1`..), `leader` (the node leading when the fault fires),
+/// `crashed` (the node the last `crash` without `for_s` took down) or, for
+/// a fault with `on`, `event` (the node the trigger event happened on).
+/// Scenario files write it flat (see [`super::trigger::FaultFile`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    try_from = "super::trigger::FaultFile",
+    into = "super::trigger::FaultFile"
+)]
 pub struct Fault {
+    /// When it fires; 0 for a fault that fires on an event (`on`) (and
+    /// when the file gave no `at_s`, which validation refuses).
     pub at_s: f64,
-    #[serde(flatten)]
+    /// The event it fires on instead of at a time.
+    pub on: Option<Trigger>,
+    /// Undo it this long after it fired (see [`Undo`]).
+    pub for_s: Option<f64>,
     pub kind: FaultKind,
+}
+
+impl Fault {
+    /// A fault at a time, for as long as the scenario says.
+    pub fn at(at_s: f64, kind: FaultKind) -> Fault {
+        Fault {
+            at_s,
+            on: None,
+            for_s: None,
+            kind,
+        }
+    }
+
+    /// The latest time it may fire: `at_s`, or its trigger's `before_s`.
+    pub fn latest_s(&self) -> f64 {
+        self.on.as_ref().map_or(self.at_s, |t| t.before_s)
+    }
+
+    /// The latest time it may act, its undo included.
+    pub fn last_effect_s(&self) -> f64 {
+        self.latest_s() + self.for_s.unwrap_or(0.0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +78,9 @@ pub enum FaultKind {
     },
     /// Cut every link between the `a` side and the `b` side.
     Partition { a: Vec<String>, b: Vec<String> },
+    /// Drop every message from the `from` side to the `to` side; the
+    /// other direction flows.
+    PartitionOneway { from: Vec<String>, to: Vec<String> },
     /// Repair every link.
     Heal {},
     /// Set the message loss rate of every link.
@@ -58,6 +95,7 @@ pub enum FaultName {
     Restart,
     FreshStart,
     Partition,
+    PartitionOneway,
     Loss,
     LinkLatency,
     DelayConnect,
@@ -66,11 +104,12 @@ pub enum FaultName {
 
 impl FaultName {
     /// Every kind.
-    pub const ALL: [FaultName; 8] = [
+    pub const ALL: [FaultName; 9] = [
         FaultName::Crash,
         FaultName::Restart,
         FaultName::FreshStart,
         FaultName::Partition,
+        FaultName::PartitionOneway,
         FaultName::Loss,
         FaultName::LinkLatency,
         FaultName::DelayConnect,
@@ -84,6 +123,7 @@ impl FaultName {
             FaultName::Restart => "restart",
             FaultName::FreshStart => "fresh_start",
             FaultName::Partition => "partition",
+            FaultName::PartitionOneway => "partition_oneway",
             FaultName::Loss => "loss",
             FaultName::LinkLatency => "link_latency",
             FaultName::DelayConnect => "delay_connect",
@@ -93,11 +133,12 @@ impl FaultName {
 
     /// The kinds swarm draws (a heal comes with the fault it heals), in
     /// the order of the default `fault_kinds`.
-    pub const DRAWN: [FaultName; 7] = [
+    pub const DRAWN: [FaultName; 8] = [
         FaultName::Crash,
         FaultName::Restart,
         FaultName::FreshStart,
         FaultName::Partition,
+        FaultName::PartitionOneway,
         FaultName::Loss,
         FaultName::LinkLatency,
         FaultName::DelayConnect,
@@ -115,8 +156,19 @@ pub trait Target {
     fn set_connect_delay(&mut self, node: u64, peer: u64, delay: Duration);
     fn set_link_latency(&mut self, a: u64, b: u64, latency: Duration);
     fn partition(&mut self, a: u64, b: u64);
+    /// Drops the messages from `from` to `to`.
+    fn partition_oneway(&mut self, from: u64, to: u64);
+    /// Repairs the link both ways.
+    fn repair(&mut self, a: u64, b: u64);
+    fn repair_oneway(&mut self, from: u64, to: u64);
     fn heal_all(&mut self);
     fn set_loss(&mut self, rate: f64);
+    fn is_running(&mut self, id: u64) -> bool;
+    /// Sets the loss rate back to the scenario's `network.loss`; returns it.
+    fn reset_loss(&mut self) -> f64;
+    /// Sets the link's latency back to the scenario's `network.latency_ms`;
+    /// returns that range.
+    fn reset_link_latency(&mut self, a: u64, b: u64) -> [u64; 2];
 }
 
 impl FaultKind {
@@ -149,6 +201,15 @@ impl FaultKind {
                 a.iter().try_for_each(|n| node_ok("a", n))?;
                 b.iter().try_for_each(|n| node_ok("b", n))
             }
+            FaultKind::PartitionOneway { from, to } => {
+                if from.is_empty() || to.is_empty() {
+                    return Err(format!(
+                        "{at}: a one-way partition needs nodes in both `from` and `to`"
+                    ));
+                }
+                from.iter().try_for_each(|n| node_ok("from", n))?;
+                to.iter().try_for_each(|n| node_ok("to", n))
+            }
             FaultKind::Heal {} => Ok(()),
             FaultKind::Loss { rate } => {
                 if (0.0..=1.0).contains(rate) {
@@ -173,28 +234,36 @@ impl FaultKind {
             FaultKind::DelayConnect { .. } => FaultName::DelayConnect,
             FaultKind::LinkLatency { .. } => FaultName::LinkLatency,
             FaultKind::Partition { .. } => FaultName::Partition,
+            FaultKind::PartitionOneway { .. } => FaultName::PartitionOneway,
             FaultKind::Heal {} => FaultName::Heal,
             FaultKind::Loss { .. } => FaultName::Loss,
         }
     }
 
+    /// Whether `for_s` can undo it: a crash (restart), a partition
+    /// (repair its links), loss and link latency (back to the scenario's
+    /// network). A restart, a fresh start, a connect delay or a heal has
+    /// nothing to put back.
+    pub fn can_undo(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::Crash { .. }
+                | FaultKind::Partition { .. }
+                | FaultKind::PartitionOneway { .. }
+                | FaultKind::Loss { .. }
+                | FaultKind::LinkLatency { .. }
+        )
+    }
+
     /// Does it to the cluster; returns what it did, with names resolved.
     pub fn apply(&self, t: &mut dyn Target) -> Applied {
-        let done = |text: String, nodes: Vec<u64>| Applied {
-            text,
-            nodes,
-            skipped: false,
-        };
-        let skipped = |text: String| Applied {
-            text,
-            nodes: Vec::new(),
-            skipped: true,
-        };
+        let done = |text: String, nodes: Vec<u64>| Applied::done(text, nodes);
+        let skipped = Applied::skipped;
         match self {
             FaultKind::Crash { node } => match t.resolve(node) {
                 Some(id) => {
                     t.crash(id);
-                    done(format!("crash n{id}"), vec![id])
+                    done(format!("crash n{id}"), vec![id]).undone_by(Undo::Restart(id))
                 }
                 None => skipped(format!("crash {node}: no such node now, skipped")),
             },
@@ -233,6 +302,7 @@ impl FaultKind {
                         format!("link latency n{x} - n{y} = {latency_ms} ms"),
                         vec![x, y],
                     )
+                    .undone_by(Undo::Latency(x, y))
                 }
                 _ => skipped(format!("link latency {a} - {b}: no such link now, skipped")),
             },
@@ -245,23 +315,28 @@ impl FaultKind {
                         "partition {names_a:?} | {names_b:?}: no link between the sides now, skipped"
                     ));
                 }
-                for x in &a {
-                    // `leader` on one side may be a node of the other.
-                    for y in b.iter().filter(|y| *y != x) {
-                        t.partition(*x, *y);
-                    }
+                let links = links(&a, &b);
+                for (x, y) in &links {
+                    t.partition(*x, *y);
                 }
-                let side = |s: &[u64]| {
-                    s.iter()
-                        .map(|id| format!("n{id}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
                 let text = format!("partition [{}] | [{}]", side(&a), side(&b));
-                let mut nodes: Vec<u64> = a.iter().chain(&b).copied().collect();
-                nodes.sort_unstable();
-                nodes.dedup();
-                done(text, nodes)
+                done(text, both_sides(&a, &b)).undone_by(Undo::Repair(links))
+            }
+            FaultKind::PartitionOneway { from, to } => {
+                let (names_from, names_to) = (from, to);
+                let from: Vec<u64> = from.iter().filter_map(|s| t.resolve(s)).collect();
+                let to: Vec<u64> = to.iter().filter_map(|s| t.resolve(s)).collect();
+                let links = links(&from, &to);
+                if links.is_empty() {
+                    return skipped(format!(
+                        "partition_oneway {names_from:?} -> {names_to:?}: no link between the sides now, skipped"
+                    ));
+                }
+                for (x, y) in &links {
+                    t.partition_oneway(*x, *y);
+                }
+                let text = format!("partition one way [{}] -> [{}]", side(&from), side(&to));
+                done(text, both_sides(&from, &to)).undone_by(Undo::RepairOneway(links))
             }
             FaultKind::Heal {} => {
                 t.heal_all();
@@ -269,10 +344,36 @@ impl FaultKind {
             }
             FaultKind::Loss { rate } => {
                 t.set_loss(*rate);
-                done(format!("message loss {rate}"), Vec::new())
+                done(format!("message loss {rate}"), Vec::new()).undone_by(Undo::Loss)
             }
         }
     }
+}
+
+/// Every (x, y) with x on side `a`, y on side `b`, x != y (`leader` on one
+/// side may be a node of the other), without repeats.
+fn links(a: &[u64], b: &[u64]) -> Vec<(u64, u64)> {
+    let mut links: Vec<(u64, u64)> = a
+        .iter()
+        .flat_map(|x| b.iter().filter(move |y| *y != x).map(move |y| (*x, *y)))
+        .collect();
+    links.sort_unstable();
+    links.dedup();
+    links
+}
+
+fn side(s: &[u64]) -> String {
+    s.iter()
+        .map(|id| format!("n{id}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn both_sides(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut nodes: Vec<u64> = a.iter().chain(b).copied().collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
 }
 
 /// What applying a fault did.
@@ -284,20 +385,50 @@ pub struct Applied {
     pub nodes: Vec<u64>,
     /// It named no node when it fired, and did nothing.
     pub skipped: bool,
+    /// What puts it back, if `for_s` asks for it.
+    pub undo: Option<Undo>,
+}
+
+impl Applied {
+    pub(super) fn done(text: String, nodes: Vec<u64>) -> Applied {
+        Applied {
+            text,
+            nodes,
+            skipped: false,
+            undo: None,
+        }
+    }
+
+    pub(super) fn skipped(text: String) -> Applied {
+        Applied {
+            text,
+            nodes: Vec::new(),
+            skipped: true,
+            undo: None,
+        }
+    }
+
+    fn undone_by(self, undo: Undo) -> Applied {
+        Applied {
+            undo: Some(undo),
+            ..self
+        }
+    }
 }
 
 /// Whether `faults` end with one still in force: a partition never
 /// healed, loss never set back to 0, a crashed node never restarted
-/// (`restart` of `crashed`). Swarm draws every fault with its heal (see
-/// [`draw`]); the shrinker skips candidates that leave one in force, which
-/// would fail for another reason.
+/// (`restart` of `crashed`); a fault with `for_s` undoes itself. Swarm
+/// draws every fault with its heal (see [`super::draw`]); the shrinker skips
+/// candidates that leave one in force, which would fail for another
+/// reason. A triggered fault counts at its latest time (`before_s`).
 pub fn leaves_a_fault_in_force(faults: &[Fault]) -> bool {
-    let mut faults: Vec<&Fault> = faults.iter().collect();
-    faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    let mut faults: Vec<&Fault> = faults.iter().filter(|f| f.for_s.is_none()).collect();
+    faults.sort_by(|a, b| a.latest_s().total_cmp(&b.latest_s()));
     let (mut partitioned, mut lossy, mut crashed) = (false, false, 0i32);
     for f in faults {
         match &f.kind {
-            FaultKind::Partition { .. } => partitioned = true,
+            FaultKind::Partition { .. } | FaultKind::PartitionOneway { .. } => partitioned = true,
             FaultKind::Heal {} => partitioned = false,
             FaultKind::Loss { rate } => lossy = *rate > 0.0,
             FaultKind::Crash { .. } => crashed += 1,
@@ -306,95 +437,4 @@ pub fn leaves_a_fault_in_force(faults: &[Fault]) -> bool {
         }
     }
     partitioned || lossy || crashed > 0
-}
-
-/// What a swarm draw of one fault needs to know.
-pub struct Draw<'a> {
-    pub names: &'a [String],
-    /// When the fault starts and when its heal comes.
-    pub at_s: f64,
-    pub until_s: f64,
-    /// The run's base link latency, which a latency fault goes back to.
-    pub base_latency_ms: u64,
-}
-
-/// Swarm's draw of one fault of kind `kind`, followed by what heals it.
-/// (The order of the random draws is part of every swarm seed's run.)
-pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
-    let node = |rng: &mut ChaCha8Rng| -> String {
-        if rng.gen_bool(0.4) {
-            "leader".to_string()
-        } else {
-            d.names.choose(rng).expect("nodes").clone()
-        }
-    };
-    let (at_s, until_s) = (d.at_s, d.until_s);
-    let fault = |at_s: f64, kind: FaultKind| Fault { at_s, kind };
-    match kind {
-        FaultName::Crash => {
-            let crash = FaultKind::Crash { node: node(rng) };
-            let back = FaultKind::Restart {
-                node: "crashed".to_string(),
-            };
-            vec![fault(at_s, crash), fault(until_s, back)]
-        }
-        FaultName::Restart => vec![fault(at_s, FaultKind::Restart { node: node(rng) })],
-        FaultName::FreshStart => vec![fault(at_s, FaultKind::FreshStart { node: node(rng) })],
-        FaultName::Partition => {
-            let mut side = d.names.to_vec();
-            side.shuffle(rng);
-            let cut = rng.gen_range(1..side.len().max(2));
-            let (a, b) = side.split_at(cut.min(side.len()));
-            if a.is_empty() || b.is_empty() {
-                return Vec::new();
-            }
-            let (a, b) = (a.to_vec(), b.to_vec());
-            vec![
-                fault(at_s, FaultKind::Partition { a, b }),
-                fault(until_s, FaultKind::Heal {}),
-            ]
-        }
-        FaultName::Loss => {
-            let rate = round_ms(rng.gen_range(0.001..0.05));
-            vec![
-                fault(at_s, FaultKind::Loss { rate }),
-                fault(until_s, FaultKind::Loss { rate: 0.0 }),
-            ]
-        }
-        FaultName::LinkLatency => {
-            let (a, b) = (node(rng), node(rng));
-            if a == b {
-                return Vec::new();
-            }
-            let latency_ms = rng.gen_range(20..=500);
-            let slow = FaultKind::LinkLatency {
-                a: a.clone(),
-                b: b.clone(),
-                latency_ms,
-            };
-            let back = FaultKind::LinkLatency {
-                a,
-                b,
-                latency_ms: d.base_latency_ms,
-            };
-            vec![fault(at_s, slow), fault(until_s, back)]
-        }
-        FaultName::DelayConnect => {
-            let (node, peer) = (node(rng), node(rng));
-            let delay_ms = rng.gen_range(100..=3000);
-            let delay = FaultKind::DelayConnect {
-                node,
-                peer,
-                delay_ms,
-            };
-            vec![fault(at_s, delay)]
-        }
-        // Never drawn on its own (`Swarm::validate` refuses it).
-        FaultName::Heal => vec![fault(at_s, FaultKind::Heal {})],
-    }
-}
-
-/// Times and rates to 3 decimals, so the printed scenario is the run.
-pub fn round_ms(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }

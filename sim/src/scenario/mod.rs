@@ -1,7 +1,8 @@
-//! Scenario files: a cluster, its network, bug switches, timed faults and the
+//! Scenario files: a cluster, its network, bug switches, faults and the
 //! expected outcome, as TOML data. See README.md for the format. Each fault
-//! kind lives in [`fault`]; a `[swarm]` section lets the seed draw the
-//! faults ([`swarm`]).
+//! kind lives in [`fault`]; when a fault fires (a time, or an event of a
+//! node) in [`trigger`]; a `[swarm]` section lets the seed draw the faults
+//! ([`swarm`]).
 //!
 //! Loading validates everything a run relies on, so a run never panics on
 //! bad input: each error names the file and the field (and the line for
@@ -15,8 +16,11 @@ use node::hooks::bugs::Bugs;
 use node::hooks::chaos::Intensity;
 use serde::{Deserialize, Serialize};
 
+pub mod draw;
 pub mod fault;
 pub mod swarm;
+pub mod trigger;
+pub mod undo;
 
 use crate::verdict::Outcome;
 use fault::Fault;
@@ -29,7 +33,9 @@ pub struct Scenario {
     pub description: String,
     /// Simulated length of the run.
     pub duration_s: f64,
-    /// The liveness phase opens this long after the last fault (or the start).
+    /// The liveness phase opens this long after the last fault (or the
+    /// start): a fault's undo (`for_s`) counts, and a triggered fault
+    /// counts at its latest, `before_s` (plus `for_s`).
     #[serde(default = "default_grace_s")]
     pub grace_s: f64,
     /// Simulated time per simulation step, in ms (default 1). Coarser steps
@@ -225,9 +231,14 @@ impl Scenario {
         fault::leaves_a_fault_in_force(&self.faults)
     }
 
-    /// When the liveness phase opens.
+    /// When the liveness phase opens: `grace_s` after the last effect of
+    /// any fault (a triggered one at its latest: `before_s` plus `for_s`).
     pub fn liveness_from_s(&self) -> f64 {
-        self.faults.iter().map(|f| f.at_s).fold(0.0, f64::max) + self.grace_s
+        self.faults
+            .iter()
+            .map(Fault::last_effect_s)
+            .fold(0.0, f64::max)
+            + self.grace_s
     }
 
     /// Checks everything a run relies on (`parse` and `load` call it; an
@@ -299,20 +310,57 @@ impl Scenario {
         let names = self.node_names();
         for (i, fault) in self.faults.iter().enumerate() {
             let at = format!("fault[{i}]");
-            positive(&format!("{at}.at_s"), fault.at_s)?;
-            if fault.at_s >= self.duration_s {
-                return Err(format!(
-                    "{at}.at_s = {} is not before the end of the run (duration_s = {})",
-                    fault.at_s, self.duration_s
-                ));
+            match &fault.on {
+                None if fault.at_s == 0.0 => {
+                    return Err(format!(
+                        "{at}: a fault needs at_s (a time, in seconds) or on (an event: {})",
+                        trigger::trigger_names()
+                    ));
+                }
+                Some(t) if fault.at_s != 0.0 => {
+                    return Err(format!(
+                        "{at}: at_s = {} and on = \"{}\" are both given: a fault fires at a time or on an event, not both",
+                        fault.at_s,
+                        t.on.name()
+                    ));
+                }
+                None => {
+                    positive(&format!("{at}.at_s"), fault.at_s)?;
+                    if fault.at_s >= self.duration_s {
+                        return Err(format!(
+                            "{at}.at_s = {} is not before the end of the run (duration_s = {})",
+                            fault.at_s, self.duration_s
+                        ));
+                    }
+                }
+                Some(trigger) => trigger.validate(&at, self.duration_s, &names)?,
             }
+            if let Some(for_s) = fault.for_s {
+                positive(&format!("{at}.for_s"), for_s)?;
+                if !fault.kind.can_undo() {
+                    return Err(format!(
+                        "{at}.for_s: a `{}` fault has nothing to undo (for_s undoes a crash, a partition, loss or link latency)",
+                        fault.kind.name()
+                    ));
+                }
+            }
+            let triggered = fault.on.is_some();
             let node_ok = |field: &str, name: &str| -> Result<(), String> {
-                if name == "leader" || name == "crashed" || names.iter().any(|n| n == name) {
+                if name == "event" && !triggered {
+                    Err(format!(
+                        "{at}.{field}: `event` names the node of the event a fault fires on: only a fault with `on` has one"
+                    ))
+                } else if name == "leader"
+                    || name == "crashed"
+                    || name == "event"
+                    || names.iter().any(|n| n == name)
+                {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`, or `crashed`)",
-                        names.join(", ")
+                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`, or `crashed`{})",
+                        names.join(", "),
+                        if triggered { ", or `event`" } else { "" }
                     ))
                 }
             };
@@ -320,7 +368,7 @@ impl Scenario {
         }
         if self.liveness_from_s() >= self.duration_s {
             return Err(format!(
-                "no liveness phase: the last fault plus grace_s ends at {:.2} s, not before duration_s = {}",
+                "no liveness phase: the last fault's last effect (at_s or a trigger's before_s, plus for_s) plus grace_s ends at {:.2} s, not before duration_s = {}",
                 self.liveness_from_s(),
                 self.duration_s
             ));

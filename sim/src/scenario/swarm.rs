@@ -9,7 +9,10 @@
 //! the list of drawn knobs; the run, the artefact and the shrinker all work
 //! on the plain one. Faults are drawn so that the cluster can heal: every
 //! crash is followed by a restart of that node, every partition by a heal,
-//! every loss burst by loss 0, and they do not overlap.
+//! every loss burst by loss 0, and they do not overlap. A share of them
+//! (drawn per seed within `triggered`) fire on an event of a node instead
+//! ([`super::trigger::draw`]): their window may overlap the others, and
+//! their `for_s` undoes them instead of a heal.
 
 use node::hooks::chaos::Intensity;
 use rand::seq::SliceRandom;
@@ -17,7 +20,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::fault::{self, round_ms, FaultName};
+use super::draw::{self, round_ms};
+use super::fault::FaultName;
 use super::Scenario;
 
 /// The `[swarm]` section: bounds of what the seed may draw.
@@ -33,6 +37,9 @@ pub struct Swarm {
     pub fault_kinds: Vec<FaultName>,
     /// Draw the exploration intensities (task order, fault points) too.
     pub explore: bool,
+    /// Range of the share of faults that fire on an event instead of at a
+    /// time; each seed draws its share in it.
+    pub triggered: [f64; 2],
 }
 
 impl Default for Swarm {
@@ -42,6 +49,7 @@ impl Default for Swarm {
             faults: [0, 8],
             fault_kinds: FaultName::DRAWN.to_vec(),
             explore: true,
+            triggered: [0.0, 0.5],
         }
     }
 }
@@ -62,6 +70,12 @@ impl Swarm {
         }
         if self.fault_kinds.is_empty() && hi > 0 {
             return Err("swarm.fault_kinds is empty but swarm.faults allows faults".to_string());
+        }
+        let [lo, hi] = self.triggered;
+        if !(0.0 <= lo && lo <= hi && hi <= 1.0) {
+            return Err(format!(
+                "swarm.triggered = [{lo}, {hi}] must satisfy 0 <= min <= max <= 1"
+            ));
         }
         if self.fault_kinds.contains(&FaultName::Heal) {
             return Err(
@@ -126,23 +140,43 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
         rng.gen_range(swarm.faults[0]..=swarm.faults[1])
     };
     let names = s.node_names();
+    // Triggers have their own stream: with a share of 0 every other draw
+    // is as it was without them.
+    let mut trng = ChaCha8Rng::seed_from_u64(seed ^ 0x5452_4947_4745_5253);
+    let [share_lo, share_hi] = swarm.triggered;
+    let share = round_ms(if share_hi > share_lo {
+        trng.gen_range(share_lo..share_hi)
+    } else {
+        share_lo
+    });
     let mut faults = Vec::new();
+    let mut triggered = 0;
     let mut t: f64 = rng.gen_range(1.0..4.0);
     for _ in 0..count {
         let kind = *kinds.choose(&mut rng).expect("kinds is not empty");
         let hold: f64 = rng.gen_range(0.3..5.0);
-        let draw = fault::Draw {
+        let spec = draw::Draw {
             names: &names,
             at_s: round_ms(t),
             until_s: round_ms(t + hold),
             base_latency_ms: lat_lo,
         };
-        faults.extend(fault::draw(kind, &draw, &mut rng));
+        let drawn = draw::draw(kind, &spec, &mut rng);
+        if !drawn.is_empty() && trng.gen_bool(share) {
+            faults.extend(draw::triggered(drawn, &spec, &mut trng));
+            triggered += 1;
+        } else {
+            faults.extend(drawn);
+        }
         t = t + hold + rng.gen_range(0.5..4.0);
     }
-    let last = faults.iter().map(|f| f.at_s).fold(0.0, f64::max);
+    let last = faults
+        .iter()
+        .map(super::fault::Fault::last_effect_s)
+        .fold(0.0, f64::max);
     s.duration_s = round_ms(last.max(4.0) + s.grace_s + rng.gen_range(6.0..12.0));
     knob("faults", faults.len().to_string());
+    knob("triggered", format!("{triggered} (share {share})"));
     knob("duration_s", format!("{}", s.duration_s));
     s.faults = faults;
     knob("explore.task_order", s.explore.task_order.to_string());

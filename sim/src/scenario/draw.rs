@@ -1,0 +1,223 @@
+//! Swarm's draw of one fault: a fault of a kind with what heals it
+//! ([`draw`]), and for a drawn share of them, the same fault fired by an
+//! event instead, undone after `for_s` ([`triggered`]). The order of the
+//! random draws is part of every swarm seed's run.
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::fault::{Fault, FaultKind, FaultName};
+use super::trigger::{Trigger, TriggerName};
+
+/// What a swarm draw of one fault needs to know.
+pub struct Draw<'a> {
+    pub names: &'a [String],
+    /// When the fault starts and when its heal comes.
+    pub at_s: f64,
+    pub until_s: f64,
+    /// The run's base link latency, which a latency fault goes back to.
+    pub base_latency_ms: u64,
+}
+
+/// Swarm's draw of one fault of kind `kind`, followed by what heals it.
+/// (The order of the random draws is part of every swarm seed's run.)
+pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let node = |rng: &mut ChaCha8Rng| -> String {
+        if rng.gen_bool(0.4) {
+            "leader".to_string()
+        } else {
+            d.names.choose(rng).expect("nodes").clone()
+        }
+    };
+    let (at_s, until_s) = (d.at_s, d.until_s);
+    let fault = Fault::at;
+    match kind {
+        FaultName::Crash => {
+            let crash = FaultKind::Crash { node: node(rng) };
+            let back = FaultKind::Restart {
+                node: "crashed".to_string(),
+            };
+            vec![fault(at_s, crash), fault(until_s, back)]
+        }
+        FaultName::Restart => vec![fault(at_s, FaultKind::Restart { node: node(rng) })],
+        FaultName::FreshStart => vec![fault(at_s, FaultKind::FreshStart { node: node(rng) })],
+        FaultName::Partition => {
+            let mut side = d.names.to_vec();
+            side.shuffle(rng);
+            let cut = rng.gen_range(1..side.len().max(2));
+            let (a, b) = side.split_at(cut.min(side.len()));
+            if a.is_empty() || b.is_empty() {
+                return Vec::new();
+            }
+            let (a, b) = (a.to_vec(), b.to_vec());
+            vec![
+                fault(at_s, FaultKind::Partition { a, b }),
+                fault(until_s, FaultKind::Heal {}),
+            ]
+        }
+        FaultName::PartitionOneway => {
+            // One side's messages to the rest are lost; the rest's flow.
+            let mut side = d.names.to_vec();
+            side.shuffle(rng);
+            let cut = rng.gen_range(1..side.len().max(2));
+            let (from, to) = side.split_at(cut.min(side.len()));
+            if from.is_empty() || to.is_empty() {
+                return Vec::new();
+            }
+            let (mut from, mut to) = (from.to_vec(), to.to_vec());
+            if rng.gen_bool(0.5) {
+                std::mem::swap(&mut from, &mut to);
+            }
+            vec![
+                fault(at_s, FaultKind::PartitionOneway { from, to }),
+                fault(until_s, FaultKind::Heal {}),
+            ]
+        }
+        FaultName::Loss => {
+            let rate = round_ms(rng.gen_range(0.001..0.05));
+            vec![
+                fault(at_s, FaultKind::Loss { rate }),
+                fault(until_s, FaultKind::Loss { rate: 0.0 }),
+            ]
+        }
+        FaultName::LinkLatency => {
+            let (a, b) = (node(rng), node(rng));
+            if a == b {
+                return Vec::new();
+            }
+            let latency_ms = rng.gen_range(20..=500);
+            let slow = FaultKind::LinkLatency {
+                a: a.clone(),
+                b: b.clone(),
+                latency_ms,
+            };
+            let back = FaultKind::LinkLatency {
+                a,
+                b,
+                latency_ms: d.base_latency_ms,
+            };
+            vec![fault(at_s, slow), fault(until_s, back)]
+        }
+        FaultName::DelayConnect => {
+            let (node, peer) = (node(rng), node(rng));
+            let delay_ms = rng.gen_range(100..=3000);
+            let delay = FaultKind::DelayConnect {
+                node,
+                peer,
+                delay_ms,
+            };
+            vec![fault(at_s, delay)]
+        }
+        // Never drawn on its own (`Swarm::validate` refuses it).
+        FaultName::Heal => vec![fault(at_s, FaultKind::Heal {})],
+    }
+}
+
+/// Times and rates to 3 decimals, so the printed scenario is the run.
+pub fn round_ms(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Swarm's draw of a triggered version of `drawn` (a fault and what
+/// heals it, from [`draw`]): a trigger, occurrence 1 to 3,
+/// a window from the start or a random time before the fault's slot to
+/// 1 to 10 s after the slot, and
+/// the slot's hold as `for_s` where the kind can be undone (its heal is
+/// then dropped: the undo replaces it). Targets may become `event`.
+pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let Some(first) = drawn.first() else {
+        return drawn;
+    };
+    let mut kind = first.kind.clone();
+    let on = *TriggerName::ALL.choose(rng).expect("triggers");
+    let occurrence = rng.gen_range(1..=3);
+    let on_node = rng
+        .gen_bool(1.0 / 3.0)
+        .then(|| d.names.choose(rng).expect("nodes").clone());
+    // Half the windows open at the start (the k-th such event of the run),
+    // half at a random time before the fault's slot.
+    let after_s = if rng.gen_bool(0.5) {
+        0.0
+    } else {
+        round_ms(rng.gen_range(0.0..d.at_s.max(0.001)))
+    };
+    let before_s = round_ms(d.until_s + rng.gen_range(1.0..10.0));
+    let event = "event".to_string();
+    if rng.gen_bool(0.5) {
+        match &mut kind {
+            FaultKind::Crash { node }
+            | FaultKind::Restart { node }
+            | FaultKind::FreshStart { node }
+            | FaultKind::DelayConnect { node, .. } => *node = event,
+            FaultKind::LinkLatency { a, .. } => *a = event,
+            // The event's node cut off from the others.
+            FaultKind::Partition { a, b } => {
+                *a = vec![event];
+                *b = d.names.to_vec();
+            }
+            FaultKind::PartitionOneway { from, to } => {
+                let (one, all) = (vec![event], d.names.to_vec());
+                (*from, *to) = if rng.gen_bool(0.5) {
+                    (one, all)
+                } else {
+                    (all, one)
+                };
+            }
+            FaultKind::Heal {} | FaultKind::Loss { .. } => {}
+        }
+    }
+    let for_s = kind
+        .can_undo()
+        .then(|| round_ms((d.until_s - d.at_s).max(0.001)));
+    vec![Fault {
+        at_s: 0.0,
+        on: Some(Trigger {
+            on,
+            on_node,
+            occurrence,
+            after_s,
+            before_s,
+        }),
+        for_s,
+        kind,
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn drawn_triggers_are_valid_and_drop_the_heal_they_undo() {
+        let names: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
+        let d = Draw {
+            names: &names,
+            at_s: 3.0,
+            until_s: 5.0,
+            base_latency_ms: 1,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..50 {
+            let crash = vec![
+                Fault::at(3.0, FaultKind::Crash { node: "n1".into() }),
+                Fault::at(
+                    5.0,
+                    FaultKind::Restart {
+                        node: "crashed".into(),
+                    },
+                ),
+            ];
+            let t = triggered(crash, &d, &mut rng);
+            assert_eq!(t.len(), 1);
+            assert_eq!(t[0].for_s, Some(2.0));
+            let on = t[0].on.as_ref().unwrap();
+            assert!((1..=3).contains(&on.occurrence));
+            on.validate("fault[0]", 30.0, &names).unwrap();
+            let restart = vec![Fault::at(3.0, FaultKind::Restart { node: "n1".into() })];
+            assert_eq!(triggered(restart, &d, &mut rng)[0].for_s, None);
+        }
+    }
+}
