@@ -380,7 +380,7 @@ fn bad_input_exits_2_with_one_clear_line() {
     let not_json = tmp.path("not.json");
     std::fs::write(&not_json, "hello").unwrap();
     let wrong_shape = tmp.path("shape.json");
-    std::fs::write(&wrong_shape, "{\"format\": 2, \"seed\": 3}").unwrap();
+    std::fs::write(&wrong_shape, "{\"format\": 3, \"seed\": 3}").unwrap();
     let old_format = tmp.path("old.json");
     std::fs::write(&old_format, "{\"format\": 1, \"seed\": 3}").unwrap();
     for (path, needle) in [

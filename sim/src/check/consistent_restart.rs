@@ -5,9 +5,10 @@
 //!   height order, so a gap is a lost write the node would never notice);
 //! - each stored block is the block the cluster committed at its height,
 //!   when the trace has it (a leader's `BlockCommitted`);
-//! - where raft's log holds blocks at a stored height, the stored block is
-//!   one of them (raft's log keeps a block the state machine refused, so
-//!   one height may have two).
+//! - where raft's log holds committed blocks at a stored height (up to its
+//!   saved commit index; an uncommitted entry of a deposed leader may still
+//!   sit there), the stored block is one of them (raft's log keeps a block
+//!   the state machine refused, so one height may have two).
 //!
 //! Durability (what was synced is still there) is the durability checker's;
 //! this one asks whether what is there fits together.
@@ -49,7 +50,8 @@ impl ConsistentRestartCheck {
             }
         }
         let mut in_raft: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
-        for (_, height, hash) in &disk.raft_blocks {
+        let committed = disk.committed.unwrap_or(0);
+        for (_, height, hash) in disk.raft_blocks.iter().filter(|(i, ..)| *i <= committed) {
             in_raft.entry(*height).or_default().insert(*hash);
         }
         for (height, hash) in &disk.blocks {
@@ -108,6 +110,7 @@ mod tests {
         DiskWord {
             blocks: blocks.to_vec(),
             raft_blocks: raft.to_vec(),
+            committed: raft.last().map(|(i, ..)| *i),
             ..DiskWord::default()
         }
     }
@@ -145,6 +148,15 @@ mod tests {
         assert!(
             matches!(v, Some(Violation::Safety { ref detail, .. }) if detail.contains("n1 committed"))
         );
+    }
+
+    #[test]
+    fn an_uncommitted_entry_of_a_deposed_leader_is_not_held_against_the_store() {
+        let mut c = ConsistentRestartCheck::default();
+        let mut d = disk(&[(1, 11)], &[(2, 1, 11), (3, 2, 21)]);
+        d.blocks.push((2, 22));
+        d.committed = Some(2);
+        assert_eq!(up(&mut c, &d), None);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct DiskWord {
     pub log: Vec<EntryId>,
     /// Index of the last purged entry (a snapshot covers the log up to it).
     pub purged: Option<u64>,
+    /// Index of the last entry raft knows committed (its saved commit index).
+    pub committed: Option<u64>,
     /// The blocks in raft's log: (index, height, hash), by index.
     pub raft_blocks: Vec<(u64, u64, u64)>,
 }
@@ -32,6 +34,7 @@ impl DiskWord {
                 .map(|v| (v.leader_id.term, v.leader_id.node_id, v.committed)),
             log: disk.raft.log.values().map(entry_id).collect(),
             purged: disk.raft.purged.map(|l| l.index),
+            committed: disk.raft.committed.map(|l| l.index),
             raft_blocks: disk
                 .raft
                 .log

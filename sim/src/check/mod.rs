@@ -99,6 +99,9 @@ pub struct Bounds {
     /// How long a block a leader gossips may take to reach every running,
     /// connected node.
     pub gossip: Duration,
+    /// The base network loses messages: gossip (one try per block, as a
+    /// pubsub publish) is best effort then, and not checked.
+    pub lossy: bool,
 }
 
 #[cfg(feature = "sim")]
@@ -108,6 +111,7 @@ impl Default for Bounds {
             role_grace: Duration::from_secs(3),
             reconnect: Duration::from_secs(5),
             gossip: Duration::from_secs(2),
+            lossy: false,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! node's crash (its disk and its fault table), and the supervisor that
 //! restarts a node that exited by itself, as a process manager would.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -58,7 +58,25 @@ fn timing(s: &Scenario) -> Timing {
 /// delays: generous, so a finding is a bug and not a slow step.
 pub fn bounds(s: &Scenario) -> Bounds {
     let t = timing(s);
-    let latency = Duration::from_millis(s.network.latency_ms[1]);
+    // A `link_latency` fault may leave a slow link in force to the end:
+    // the last latency each link was set to (a fault with `for_s` undoes
+    // itself).
+    let mut timed: Vec<&crate::scenario::fault::Fault> =
+        s.faults.iter().filter(|f| f.for_s.is_none()).collect();
+    timed.sort_by(|a, b| a.latest_s().total_cmp(&b.latest_s()));
+    let mut links: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for f in timed {
+        if let crate::scenario::fault::FaultKind::LinkLatency { a, b, latency_ms } = &f.kind {
+            let key = if a <= b {
+                (a.clone(), b.clone())
+            } else {
+                (b.clone(), a.clone())
+            };
+            links.insert(key, *latency_ms);
+        }
+    }
+    let slow_links = links.values().copied().max().unwrap_or(0);
+    let latency = Duration::from_millis(s.network.latency_ms[1].max(slow_links));
     // A `delay_connect` fault adds to the drawn connect delay, for good.
     let delay_faults = s
         .faults
@@ -87,6 +105,7 @@ pub fn bounds(s: &Scenario) -> Bounds {
         role_grace,
         reconnect,
         gossip,
+        lossy: s.network.loss > 0.0,
     }
 }
 

@@ -7,7 +7,7 @@
 //! [`fault::Target`]: crate::scenario::fault::Target
 //! [`trigger`]: crate::scenario::trigger
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use node::hooks::observe::Event;
@@ -38,6 +38,9 @@ pub struct Injector {
     fired: Vec<Fired>,
     /// Undos planned by `for_s`, by due time (then planning order).
     undos: Vec<PlannedUndo>,
+    /// Nodes down (crashed, or exited by themselves): what their dying
+    /// process still reports in its last tick fires no trigger.
+    down: BTreeSet<u64>,
 }
 
 /// A triggered fault whose event came.
@@ -78,12 +81,13 @@ impl Injector {
             What::Node(Event::BecameLeader { .. }) => {
                 self.leading_since.insert(r.node, r.at);
             }
-            What::Node(Event::BecameFollower { .. } | Event::Exit { .. }) => {
+            What::Node(Event::BecameFollower { .. }) => {
                 self.leading_since.remove(&r.node);
             }
+            What::Node(Event::Exit { .. }) => self.node_down(r.node),
             _ => {}
         }
-        if self.watches.is_empty() {
+        if self.watches.is_empty() || self.down.contains(&r.node) {
             return;
         }
         let What::Node(event) = &r.what else {
@@ -106,6 +110,11 @@ impl Injector {
 
     pub fn node_down(&mut self, id: u64) {
         self.leading_since.remove(&id);
+        self.down.insert(id);
+    }
+
+    pub fn node_up(&mut self, id: u64) {
+        self.down.remove(&id);
     }
 
     /// The running node that became leader last.

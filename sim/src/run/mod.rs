@@ -234,5 +234,6 @@ impl Run<'_> {
         let now = self.cluster.sim.elapsed();
         self.cluster.start(id);
         self.checks.node_up(now, id, &disk);
+        self.injector.node_up(id);
     }
 }

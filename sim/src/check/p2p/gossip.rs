@@ -197,6 +197,7 @@ mod tests {
             role_grace: Duration::from_secs(3),
             reconnect: Duration::from_secs(5),
             gossip: Duration::from_secs(2),
+            lossy: false,
         };
         let mut all = vec![Step::Open(10_000)];
         all.extend(steps);

@@ -16,8 +16,12 @@ use super::{Bounds, Checker};
 
 /// Every checker of this layer, for a run of `nodes` nodes.
 pub fn checkers(nodes: u32, bounds: Bounds) -> Vec<Box<dyn Checker>> {
-    vec![
-        Box::new(reconnect::ReconnectCheck::new(nodes, bounds.reconnect)),
-        Box::new(gossip::GossipCheck::new(nodes, bounds)),
-    ]
+    let mut checkers: Vec<Box<dyn Checker>> = vec![Box::new(reconnect::ReconnectCheck::new(
+        nodes,
+        bounds.reconnect,
+    ))];
+    if !bounds.lossy {
+        checkers.push(Box::new(gossip::GossipCheck::new(nodes, bounds)));
+    }
+    checkers
 }
