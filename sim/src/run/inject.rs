@@ -161,14 +161,7 @@ impl Run<'_> {
             ),
             None => applied.text,
         };
-        let act = if applied.skipped {
-            Act::Skipped { kind }
-        } else {
-            Act::Fault {
-                kind,
-                nodes: applied.nodes,
-            }
-        };
+        let act = act(kind, applied.skipped, applied.nodes);
         self.recorder.harness(now, Note { text, act });
     }
 
@@ -184,15 +177,7 @@ impl Run<'_> {
         while self.injector.undos.first().is_some_and(|u| u.due <= now) {
             let u = self.injector.undos.remove(0);
             let applied = u.undo.apply(self, &u.end_of);
-            let kind = u.undo.kind();
-            let act = if applied.skipped {
-                Act::Skipped { kind }
-            } else {
-                Act::Fault {
-                    kind,
-                    nodes: applied.nodes,
-                }
-            };
+            let act = act(u.undo.kind(), applied.skipped, applied.nodes);
             let note = Note {
                 text: applied.text,
                 act,
@@ -312,5 +297,15 @@ impl Target for Run<'_> {
         sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(lo));
         sim.set_link_max_message_latency(a.as_str(), b.as_str(), Duration::from_millis(hi));
         [lo, hi]
+    }
+}
+
+/// The trace's word on a fault of `kind` that acted on `nodes`, or that
+/// named no node when it fired (`skipped`).
+fn act(kind: &'static str, skipped: bool, nodes: Vec<u64>) -> Act {
+    if skipped {
+        Act::Skipped { kind }
+    } else {
+        Act::Fault { kind, nodes }
     }
 }
