@@ -12,43 +12,78 @@ pub struct PeerConfig {
     pub addr: String,
 }
 
-/// Every timing of the node. Defaults are the reference's end-to-end test
-/// values where it gives them (`../shared/reference/ev-node-ha.md`, "Timing").
+/// Every timing and size of the node, each named after the Go config item
+/// it models (`pkg/config/defaults.go`, hashicorp/raft `config.go`).
+/// Defaults are the end-to-end test values (reference §8,
+/// `failover_e2e_test.go:setupRaftSequencerNode`); the Go defaults are
+/// given on each field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timing {
+    /// `Node.BlockTime` (Go default 1 s; e2e 100 ms).
     pub block_time: Duration,
-    pub raft_heartbeat: Duration,
-    pub election_timeout_min: Duration,
-    pub election_timeout_max: Duration,
-    /// Bound of "wait until applied == last log index" before leading.
+    /// hashicorp `HeartbeatTimeout` (Go default 350 ms; e2e 1 s): a follower
+    /// that hears nothing for a random time in [this, 2 x this) stands.
+    pub raft_heartbeat_timeout: Duration,
+    /// hashicorp `ElectionTimeout` (Go default 1 s; e2e 1 s): a candidate's
+    /// wait, and the bound of a leadership transfer.
+    pub raft_election_timeout: Duration,
+    /// hashicorp `LeaderLeaseTimeout` (Go default 175 ms; e2e 500 ms): a
+    /// leader that has not heard from a quorum within it steps down.
+    pub raft_leader_lease_timeout: Duration,
+    /// `Raft.SendTimeout` (Go default 200 ms; e2e 100 ms): bounds the
+    /// enqueueing of an apply, the barrier, and the landed wait.
     pub send_timeout: Duration,
-    /// How often the election loop polls the leader id.
+    /// `Raft.SnapshotThreshold` (500): log entries between snapshots.
+    pub snapshot_threshold: u64,
+    /// `Raft.TrailingLogs` (200): entries kept behind a snapshot.
+    pub trailing_logs: u64,
+    /// The election loop's leader-id ticker (`election.go:Run`, 300 ms).
     pub leader_poll: Duration,
+    /// `initFromP2PWithRetry`: overall timeout (30 s), first backoff (1 s,
+    /// doubling), backoff cap (10 s).
     pub p2p_init_timeout: Duration,
     pub p2p_init_backoff_initial: Duration,
     pub p2p_init_backoff_max: Duration,
+    /// Bound of one p2p request (exchange, gossip, hello).
     pub exchange_timeout: Duration,
     /// Pause between connection attempts to a peer that is not connected.
     pub connect_retry: Duration,
     /// How often buffered store writes are synced to disk.
     pub store_sync_interval: Duration,
+    /// SIGTERM (`run_node.go:StartNode`): the deadline of `ResignLeader`
+    /// (3 s), then how long the process waits for the node to stop (10 s).
+    pub resign_timeout: Duration,
+    pub stop_wait: Duration,
+}
+
+impl Timing {
+    /// `ShutdownTimeout` = 5 x SendTimeout (`node/full.go:initRaftNode`):
+    /// the drain of `Node.Stop` and the block-store sync wait.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.send_timeout * 5
+    }
 }
 
 impl Default for Timing {
     fn default() -> Self {
+        let ms = Duration::from_millis;
         Timing {
-            block_time: Duration::from_millis(100),
-            raft_heartbeat: Duration::from_millis(100),
-            election_timeout_min: Duration::from_millis(1000),
-            election_timeout_max: Duration::from_millis(2000),
-            send_timeout: Duration::from_millis(100),
-            leader_poll: Duration::from_millis(300),
+            block_time: ms(100),
+            raft_heartbeat_timeout: ms(1000),
+            raft_election_timeout: ms(1000),
+            raft_leader_lease_timeout: ms(500),
+            send_timeout: ms(100),
+            snapshot_threshold: 500,
+            trailing_logs: 200,
+            leader_poll: ms(300),
             p2p_init_timeout: Duration::from_secs(30),
             p2p_init_backoff_initial: Duration::from_secs(1),
             p2p_init_backoff_max: Duration::from_secs(10),
             exchange_timeout: Duration::from_secs(2),
-            connect_retry: Duration::from_millis(500),
-            store_sync_interval: Duration::from_millis(500),
+            connect_retry: ms(500),
+            store_sync_interval: ms(500),
+            resign_timeout: Duration::from_secs(3),
+            stop_wait: Duration::from_secs(10),
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum NodeExit {
         raft: u64,
     },
     RaftStopped,
+    /// SIGTERM: the node stopped on request.
+    Stopped,
     StartFailed(String),
     /// The election loop panicked (reported as `TaskPanicked`).
     Panicked(String),
@@ -42,6 +44,7 @@ impl fmt::Display for NodeExit {
                 )
             }
             NodeExit::RaftStopped => write!(f, "raft stopped"),
+            NodeExit::Stopped => write!(f, "stopped (SIGTERM)"),
             NodeExit::StartFailed(e) => write!(f, "start failed: {e}"),
             NodeExit::Panicked(m) => write!(f, "election loop panicked: {m}"),
         }

@@ -21,6 +21,7 @@
 //! - [`producer`]: block production on the leader (`ProduceBlock`);
 //! - [`election`]: the leader election loop (`DynamicLeaderElection.Run`);
 //! - [`node`]: wiring of one node, start order as in the reference;
+//! - [`stop`]: SIGTERM as the node receives it (`StartNode`'s signal wait);
 //! - [`agreement`]: the Agreement property, one block per height (sim checker, devnet);
 //! - [`hooks`]: simulation hooks, inert in real mode (events, faults, chaos, tasks, clock, bugs).
 
@@ -37,6 +38,7 @@ pub mod producer;
 pub mod raft;
 mod runtime;
 pub mod server;
+pub mod stop;
 pub mod store;
 pub mod sync;
 pub mod types;
@@ -44,3 +46,4 @@ pub mod types;
 pub use config::{NodeConfig, PeerConfig, Timing};
 pub use ctx::NodeExit;
 pub use node::run_node;
+pub use stop::StopSignal;

@@ -17,22 +17,33 @@ use crate::net::Listener;
 use crate::p2p::P2p;
 use crate::raft;
 use crate::server;
+use crate::stop::StopSignal;
 use crate::store::{DiskHandle, Store};
 
-/// Runs one node until it stops by itself; the caller (the process, or the
-/// simulation's host) decides what a stop means.
+/// Runs one node until it stops by itself or `stop` (SIGTERM) asks it
+/// to; the caller (the process, or the simulation's host) decides what a
+/// stop means.
 pub async fn run_node(
     config: NodeConfig,
     disk: DiskHandle,
     faults: Faults,
     observer: Arc<dyn Observer>,
+    stop: StopSignal,
 ) -> NodeExit {
     let reporter = Reporter::new(config.id, observer);
     reporter.phase(Phase::Starting);
     let exit = match start(config, disk, faults, reporter.clone()).await {
-        Ok(ctx) => task::guarded("election", &reporter, election::run(ctx))
-            .await
-            .unwrap_or_else(NodeExit::Panicked),
+        Ok(ctx) => {
+            let election = task::guarded("election", &reporter, election::run(ctx));
+            tokio::select! {
+                biased;
+                () = stop.requested() => {
+                    reporter.event(Event::StopRequested);
+                    NodeExit::Stopped
+                }
+                exit = election => exit.unwrap_or_else(NodeExit::Panicked),
+            }
+        }
         Err(e) => NodeExit::StartFailed(format!("{e:#}")),
     };
     reporter.event(Event::Exit {
@@ -110,8 +121,8 @@ async fn start(
 async fn bootstrap(ctx: &NodeCtx) {
     let t = &ctx.config.timing;
     tokio::time::sleep(raft::random_between(
-        t.election_timeout_min,
-        t.election_timeout_max,
+        t.raft_heartbeat_timeout,
+        t.raft_heartbeat_timeout * 2,
     ))
     .await;
     match ctx.raft.is_initialized().await {

@@ -60,6 +60,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
         chaos::pause(&ctx.reporter, "producer.quorum_to_replicate").await;
         ctx.reporter.event(Event::BlockProposed {
             height: block.height,
+            hash: block.hash,
         });
         // `Broadcast` (pkg/raft/node.go): `raft.Apply(bytes, SendTimeout)`
         // then `future.Error()`, which waits for commit and apply or for the
@@ -117,7 +118,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
 
 /// The raft barrier: a quorum still follows this leader.
 async fn has_quorum(ctx: &NodeCtx) -> bool {
-    let bound = ctx.config.timing.election_timeout_min;
+    let bound = ctx.config.timing.raft_election_timeout;
     matches!(
         timeout(bound, ctx.raft.ensure_linearizable()).await,
         Ok(Ok(_))

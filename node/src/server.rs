@@ -69,6 +69,7 @@ async fn handle(ctx: &NodeCtx, gossip: &InboxSender, req: Request) -> Response {
             ctx.reporter.event(Event::GossipReceived {
                 height: block.height,
                 from: block.proposer,
+                hash: block.hash,
             });
             if block.is_well_formed()
                 && ctx

@@ -19,7 +19,7 @@ use node::hooks::observe::{EntryId, Event, Observer, Phase, StartedBy, WorkerRol
 
 /// Version of the trace encoding. Bump it with any change to
 /// [`Record::encode`]; every stored trace hash of another version is void.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// One line of the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,9 +226,10 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(23);
             out.u64(*service);
         }
-        Event::BlockProposed { height } => {
+        Event::BlockProposed { height, hash } => {
             out.tag(24);
             out.u64(*height);
+            out.u64(*hash);
         }
         Event::GuardFired { guard, detail } => {
             out.tag(25);
@@ -239,11 +240,41 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(26);
             out.u64(*peer);
         }
-        Event::GossipReceived { height, from } => {
+        Event::GossipReceived { height, from, hash } => {
             out.tag(27);
             out.u64(*height);
             out.u64(*from);
+            out.u64(*hash);
         }
+        Event::RaftBlockApplied {
+            height,
+            hash,
+            accepted,
+        } => {
+            out.tag(28);
+            out.u64(*height);
+            out.u64(*hash);
+            out.tag(u8::from(*accepted));
+        }
+        Event::TransferStarted { target } => {
+            out.tag(29);
+            out.u64(*target);
+        }
+        Event::TransferEnded { target, ok, why } => {
+            out.tag(30);
+            out.u64(target.unwrap_or(0));
+            out.tag(u8::from(*ok));
+            out.str(why);
+        }
+        Event::LeaseSteppedDown { since_quorum_ms } => {
+            out.tag(31);
+            out.u64(*since_quorum_ms);
+        }
+        Event::Abdicating { why } => {
+            out.tag(32);
+            out.str(why);
+        }
+        Event::StopRequested => out.tag(33),
     }
 }
 
@@ -279,6 +310,12 @@ fn encode_phase(phase: &Phase, out: &mut Encoder) {
         Phase::P2pInitGaveUp => out.tag(4),
         Phase::Producing => out.tag(5),
         Phase::Following => out.tag(6),
+        Phase::WaitingBlockStoreSync { local, raft } => {
+            out.tag(7);
+            out.u64(*local);
+            out.u64(*raft);
+        }
+        Phase::Stopping => out.tag(8),
     }
 }
 

@@ -387,7 +387,7 @@ fn bad_input_exits_2_with_one_clear_line() {
         (tmp.path("missing.json"), "cannot read"),
         (not_json, "not a sim fuzz artefact"),
         (wrong_shape, "not a sim fuzz artefact"),
-        (old_format, "artefact format 1, but this sim reads format 3"),
+        (old_format, "artefact format 1, but this sim reads format 4"),
     ] {
         let out = sim(&["replay", path.to_str().unwrap()]);
         let (_, stderr) = text(&out);

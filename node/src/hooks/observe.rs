@@ -24,6 +24,14 @@ pub enum Phase {
     P2pInitGaveUp,
     Producing,
     Following,
+    /// Leader-elect waiting for its block store to catch up with raft
+    /// (`waitForBlockStoreSync`).
+    WaitingBlockStoreSync {
+        local: u64,
+        raft: u64,
+    },
+    /// SIGTERM: resigning, draining and stopping.
+    Stopping,
 }
 
 impl fmt::Display for Phase {
@@ -39,6 +47,11 @@ impl fmt::Display for Phase {
             Phase::P2pInitGaveUp => write!(f, "gave up p2p init (deferring to DA sync)"),
             Phase::Producing => write!(f, "producing blocks"),
             Phase::Following => write!(f, "following"),
+            Phase::WaitingBlockStoreSync { local, raft } => write!(
+                f,
+                "waiting for the block store (at {local}) to reach raft (at {raft}) before leading"
+            ),
+            Phase::Stopping => write!(f, "stopping (SIGTERM)"),
         }
     }
 }
@@ -145,10 +158,44 @@ pub enum Event {
     ServiceStarted {
         service: u64,
     },
-    /// The producer proposes the block at `height` to raft.
+    /// The producer signed the block at `height` and proposes it to raft.
     BlockProposed {
         height: u64,
+        hash: u64,
     },
+    /// The raft state machine applied an entry carrying this block;
+    /// `accepted` is false when it refused it (height or timestamp not
+    /// increasing) and kept its old state.
+    RaftBlockApplied {
+        height: u64,
+        hash: u64,
+        accepted: bool,
+    },
+    /// A leadership transfer began (hashicorp `LeadershipTransfer`, emulated):
+    /// the leader asks `target` to stand at once.
+    TransferStarted {
+        target: u64,
+    },
+    /// The transfer ended: `ok` once the target leads within the election
+    /// timeout; otherwise `why` says what failed.
+    TransferEnded {
+        target: Option<u64>,
+        ok: bool,
+        why: String,
+    },
+    /// The leader stepped down: no quorum contact within the leader lease
+    /// (hashicorp `checkLeaderLease`, emulated).
+    LeaseSteppedDown {
+        since_quorum_ms: u64,
+    },
+    /// The election loop gives leadership away instead of leading (a
+    /// landed-wait or block-store-sync timeout, a failed recovery, a
+    /// worker error).
+    Abdicating {
+        why: String,
+    },
+    /// The process got SIGTERM: resign, drain, exit.
+    StopRequested,
     /// A defence of the node fired: something that should not happen in a
     /// correct cluster (see [`Guard`]).
     GuardFired {
@@ -163,6 +210,7 @@ pub enum Event {
     GossipReceived {
         height: u64,
         from: u64,
+        hash: u64,
     },
 }
 

@@ -40,9 +40,12 @@ pub async fn start(
     let t = &config.timing;
     let raft_config = Config {
         cluster_name: "sequencers".to_string(),
-        heartbeat_interval: t.raft_heartbeat.as_millis() as u64,
-        election_timeout_min: t.election_timeout_min.as_millis() as u64,
-        election_timeout_max: t.election_timeout_max.as_millis() as u64,
+        // hashicorp: a leader heartbeats every HeartbeatTimeout / 10, a
+        // follower stands after a random [HeartbeatTimeout, 2 x) of silence
+        // (`util.go:randomTimeout`).
+        heartbeat_interval: (t.raft_heartbeat_timeout / 10).as_millis() as u64,
+        election_timeout_min: t.raft_heartbeat_timeout.as_millis() as u64,
+        election_timeout_max: (t.raft_heartbeat_timeout * 2).as_millis() as u64,
         // The log is the block history followers replay from; keep it whole.
         snapshot_policy: SnapshotPolicy::Never,
         ..Config::default()
@@ -53,9 +56,9 @@ pub async fn start(
     // of a slow link passed it, each timeout also dropped the connection,
     // and the cluster never recovered (found by swarm seed 191).
     let network = Network::new(
-        (t.election_timeout_min / 2)
+        (t.raft_heartbeat_timeout / 2)
             .max(config.timing.send_timeout)
-            .max(config.timing.raft_heartbeat),
+            .max(config.timing.raft_heartbeat_timeout / 10),
     );
     let log_store = LogStore::new(disk, reporter.clone());
     let state_machine = StateMachine::new(applied, raft_height, reporter.clone());

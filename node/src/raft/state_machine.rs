@@ -66,6 +66,11 @@ impl StateMachine {
                     block.height, block.timestamp_ms, last.height, last.timestamp_ms
                 );
                 tracing::warn!("raft FSM rejected an entry: {why}");
+                self.reporter.event(Event::RaftBlockApplied {
+                    height: block.height,
+                    hash: block.hash,
+                    accepted: false,
+                });
                 self.reporter.event(Event::GuardFired {
                     guard: Guard::FsmRejectedBlock,
                     detail: why.clone(),
@@ -73,6 +78,11 @@ impl StateMachine {
                 return ApplyResult::Rejected(why);
             }
         }
+        self.reporter.event(Event::RaftBlockApplied {
+            height: block.height,
+            hash: block.hash,
+            accepted: true,
+        });
         self.raft_height.store(block.height, Ordering::SeqCst);
         self.state.last_block = Some(block.clone());
         // The receiver is gone only while the node shuts down.

@@ -43,9 +43,8 @@ fn timing(s: &Scenario) -> Timing {
     let ms = Duration::from_millis;
     Timing {
         block_time: ms(c.block_time_ms),
-        raft_heartbeat: ms(c.raft_heartbeat_ms),
-        election_timeout_min: ms(c.election_timeout_ms[0]),
-        election_timeout_max: ms(c.election_timeout_ms[1]),
+        raft_heartbeat_timeout: ms(c.election_timeout_ms[0]),
+        raft_election_timeout: ms(c.election_timeout_ms[0]),
         send_timeout: ms(c.send_timeout_ms),
         store_sync_interval: ms(c.store_sync_ms),
         p2p_init_timeout: ms(c.p2p_init_timeout_ms),
@@ -90,7 +89,7 @@ pub fn bounds(s: &Scenario) -> Bounds {
     let connect_delay = Duration::from_millis(s.network.connect_delay_ms[1] + delay_faults);
     // The election loop: a landed wait (send timeout), a worker stop, a
     // poll, and raft noticing a higher term (one election timeout); doubled.
-    let role_grace = 2 * (t.send_timeout + t.leader_poll + t.election_timeout_max);
+    let role_grace = 2 * (t.send_timeout + t.leader_poll + 2 * t.raft_heartbeat_timeout);
     // Counted from the liveness phase, which opens `grace_s` after the last
     // fault healed: one connect loop turn (the failed call that marks the
     // peer lost, the connect delay, a hello, one retry period).
@@ -180,7 +179,8 @@ impl Cluster<'_> {
                     observer.clone(),
                 );
                 async move {
-                    node::run_node(config, disk, faults, observer).await;
+                    node::run_node(config, disk, faults, observer, node::StopSignal::default())
+                        .await;
                     Ok(())
                 }
             });

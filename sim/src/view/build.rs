@@ -154,6 +154,8 @@ fn phase_open(at: Micros, phase: &Phase) -> Open {
         Phase::P2pInitGaveUp => ("p2p_gave_up", "p2p init gave up".to_string()),
         Phase::Producing => ("producing", "producing".to_string()),
         Phase::Following => ("following", "following".to_string()),
+        Phase::WaitingBlockStoreSync { .. } => ("waiting_landed", "store sync wait".to_string()),
+        Phase::Stopping => ("starting", "stopping".to_string()),
     };
     Open {
         from: at,
@@ -415,6 +417,37 @@ fn node_event(node: &mut NodeState, at: Micros, event: &Event, terms: &mut Terms
         | Event::SnapshotInstalled { .. }
         | Event::ServiceStarted { .. }
         | Event::BlockProposed { .. }
+        | Event::RaftBlockApplied { .. }
         | Event::GossipReceived { .. } => {}
+        Event::TransferStarted { target } => node.mark(
+            at,
+            "event",
+            format!("transfer to n{target}"),
+            format!("leadership transfer to n{target} began"),
+        ),
+        Event::TransferEnded { target, ok, why } => node.mark(
+            at,
+            "event",
+            format!("transfer {}", if *ok { "done" } else { "failed" }),
+            format!("leadership transfer to {target:?} ended: ok={ok} {why}"),
+        ),
+        Event::LeaseSteppedDown { since_quorum_ms } => node.mark(
+            at,
+            "event",
+            "lease step-down".to_string(),
+            format!("no quorum contact for {since_quorum_ms} ms: stepped down"),
+        ),
+        Event::Abdicating { why } => node.mark(
+            at,
+            "event",
+            "abdicating".to_string(),
+            format!("gives leadership away: {why}"),
+        ),
+        Event::StopRequested => node.mark(
+            at,
+            "event",
+            "SIGTERM".to_string(),
+            "stop requested (SIGTERM)".to_string(),
+        ),
     }
 }

@@ -174,7 +174,13 @@ fn run(args: RunArgs) -> ExitCode {
     // thread-local generator, all live on this thread.
     node::raft::seed_rng(config.seed);
     let exit_after = args.exit_after_s.map(Duration::from_secs);
-    let node = node::run_node(config, disk, Faults::default(), Arc::new(LogObserver));
+    let node = node::run_node(
+        config,
+        disk,
+        Faults::default(),
+        Arc::new(LogObserver),
+        node::StopSignal::default(),
+    );
     let stopped_by_itself = runtime.block_on(async move {
         let deadline = async {
             match exit_after {

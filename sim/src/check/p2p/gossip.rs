@@ -208,7 +208,15 @@ mod tests {
     }
     /// `node` receives the gossip of `height` from n1.
     fn got(at_ms: u64, node: u64, height: u64) -> Step {
-        ev(at_ms, node, Event::GossipReceived { height, from: 1 })
+        ev(
+            at_ms,
+            node,
+            Event::GossipReceived {
+                height,
+                from: 1,
+                hash: height,
+            },
+        )
     }
 
     #[test]

@@ -72,7 +72,10 @@ pub(crate) mod script {
         Event::WorkerStopped { role }
     }
     pub fn proposed(height: u64) -> Event {
-        Event::BlockProposed { height }
+        Event::BlockProposed {
+            height,
+            hash: height,
+        }
     }
 
     /// Feeds `steps` then finishes at `end_ms`: the first violation.

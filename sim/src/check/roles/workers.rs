@@ -61,7 +61,7 @@ impl Checker for WorkersCheck {
                 }
                 None
             }
-            Event::BlockProposed { height } => {
+            Event::BlockProposed { height, .. } => {
                 self.exercised.insert(Property::NoProducerOnFollower);
                 let has = match node.worker {
                     Some((WorkerRole::Leader, _)) => return None,
