@@ -11,9 +11,9 @@ use crate::block::Block;
 use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
 use crate::p2p::P2p;
+use crate::raft::RaftNode;
 use crate::store::Store;
 use crate::sync::{GossipSubscribed, Inbox, Role, Source, SyncParts, SyncService};
-use crate::types::Raft;
 
 /// Why a node stopped by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,13 +54,11 @@ impl fmt::Display for NodeExit {
 /// What the parts of a running node share.
 pub struct NodeCtx {
     pub config: NodeConfig,
-    pub raft: Raft,
+    pub raft: Arc<RaftNode>,
     pub store: Store,
     pub p2p: Arc<P2p>,
     pub inbox: Inbox,
     pub gossip_subscribed: GossipSubscribed,
-    /// Height of the last block raft's state machine accepted.
-    pub raft_height: Arc<AtomicU64>,
     pub reporter: Reporter,
     /// Ids of sync services and syncers, unique within this node's run.
     service_ids: AtomicU64,
@@ -73,11 +71,10 @@ impl NodeCtx {
     /// not subscribed yet and the service and syncer ids start from zero.
     pub fn new(
         config: NodeConfig,
-        raft: Raft,
+        raft: Arc<RaftNode>,
         store: Store,
         p2p: Arc<P2p>,
         applied: UnboundedReceiver<(Block, Source)>,
-        raft_height: Arc<AtomicU64>,
         reporter: Reporter,
     ) -> NodeCtx {
         NodeCtx {
@@ -87,7 +84,6 @@ impl NodeCtx {
             p2p,
             inbox: Arc::new(tokio::sync::Mutex::new(applied)),
             gossip_subscribed: GossipSubscribed::default(),
-            raft_height,
             reporter,
             service_ids: AtomicU64::new(0),
             syncer_ids: Arc::new(AtomicU64::new(0)),

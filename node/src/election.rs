@@ -50,7 +50,7 @@ enum Work {
 }
 
 pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
-    let mut metrics = ctx.raft.metrics();
+    let mut metrics = ctx.raft.raft().metrics();
     let mut poll = tokio::time::interval(ctx.config.timing.leader_poll);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut work = Work::Idle;
@@ -120,7 +120,7 @@ pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
 /// `waitForMsgsLanded`: raft applied everything in its log, within the send timeout.
 async fn landed(ctx: &NodeCtx, last_log_index: Option<u64>) -> bool {
     ctx.reporter.phase(Phase::WaitingLanded);
-    let wait = ctx.raft.wait(Some(ctx.config.timing.send_timeout));
+    let wait = ctx.raft.raft().wait(Some(ctx.config.timing.send_timeout));
     wait.applied_index_at_least(last_log_index, "messages landed")
         .await
         .is_ok()

@@ -1,7 +1,6 @@
 //! One node: the wiring of its parts, in the start order of the reference
 //! (store, p2p, raft, election loop).
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::unbounded_channel;
@@ -81,24 +80,19 @@ async fn start(
     );
     let listener = Listener::bind(&config.listen_addr).await?;
     let (applied_tx, applied_rx) = unbounded_channel();
-    let raft_height = Arc::new(AtomicU64::new(0));
-    let raft = raft::start(
-        &config,
-        disk,
-        applied_tx.clone(),
-        Arc::clone(&raft_height),
-        &reporter,
-    )
-    .await?;
-    let ctx = Arc::new(NodeCtx::new(
-        config,
-        raft,
-        store,
-        p2p,
-        applied_rx,
-        raft_height,
-        reporter,
-    ));
+    // Bridge (replaced by the follower's raft retriever): every applied
+    // block goes to the inbox.
+    let (cb_tx, mut cb_rx) = tokio::sync::mpsc::channel(1 << 20);
+    let raft = Arc::new(raft::start(&config, disk, Some(cb_tx), &reporter).await?);
+    let bridge = applied_tx.clone();
+    task::spawn("raft-bridge", &reporter, async move {
+        while let Some(msg) = cb_rx.recv().await {
+            if let Some(block) = msg.state.block {
+                let _ = bridge.send((block, crate::sync::Source::Raft));
+            }
+        }
+    });
+    let ctx = Arc::new(NodeCtx::new(config, raft, store, p2p, applied_rx, reporter));
     let server_ctx = Arc::clone(&ctx);
     task::spawn("server", &ctx.reporter, async move {
         server::serve(listener, server_ctx, applied_tx).await
@@ -125,9 +119,9 @@ async fn bootstrap(ctx: &NodeCtx) {
         t.raft_heartbeat_timeout * 2,
     ))
     .await;
-    match ctx.raft.is_initialized().await {
+    match ctx.raft.raft().is_initialized().await {
         Ok(false) => {
-            if let Err(e) = ctx.raft.initialize(raft::members(&ctx.config)).await {
+            if let Err(e) = ctx.raft.raft().initialize(raft::members(&ctx.config)).await {
                 tracing::info!(node = ctx.config.id, "raft initialize: {e}");
             }
         }

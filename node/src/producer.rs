@@ -2,7 +2,6 @@
 //! quorum check again, replicate through raft, commit to the store, then
 //! write to the sync service and broadcast.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use openraft::error::{ClientWriteError, RaftError};
@@ -35,7 +34,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
     loop {
         ticker.tick().await;
         sync.drain_inbox().await;
-        let (store, raft) = (ctx.store.height(), ctx.raft_height.load(Ordering::SeqCst));
+        let (store, raft) = (ctx.store.height(), ctx.raft.get_state().height);
         if store < raft {
             continue; // still replaying what raft committed
         }
@@ -68,7 +67,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
         // timeout here: a proposal given up on could still commit, and the
         // next tick would propose its height again (swarm seed 194, kept
         // as scenarios/regressions/swarm-seed194-stale-proposal.toml).
-        match ctx.raft.client_write(block.clone()).await {
+        match ctx.raft.raft().client_write(block.clone()).await {
             Ok(resp) if resp.data == ApplyResult::Accepted => {
                 ctx.reporter.event(Event::BlockCommitted {
                     height: block.height,
@@ -94,7 +93,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
                 // Raft holds a block at this height already (the FSM also
                 // reported its rejection); a rejection for the timestamp
                 // alone is only the FSM's guard.
-                let raft = ctx.raft_height.load(Ordering::SeqCst);
+                let raft = ctx.raft.get_state().height;
                 if let ApplyResult::Rejected(why) = &resp.data {
                     if raft >= block.height {
                         ctx.reporter.event(Event::GuardFired {
@@ -120,7 +119,7 @@ pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
 async fn has_quorum(ctx: &NodeCtx) -> bool {
     let bound = ctx.config.timing.raft_election_timeout;
     matches!(
-        timeout(bound, ctx.raft.ensure_linearizable()).await,
+        timeout(bound, ctx.raft.raft().ensure_linearizable()).await,
         Ok(Ok(_))
     )
 }

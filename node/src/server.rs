@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use openraft::ServerState;
-
 use crate::ctx::NodeCtx;
 use crate::hooks::observe::Event;
 use crate::hooks::task;
@@ -53,10 +51,12 @@ async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>, gossip: InboxSen
 async fn handle(ctx: &NodeCtx, gossip: &InboxSender, req: Request) -> Response {
     match req {
         Request::Hello { .. } => Response::Ack,
-        Request::AppendEntries(rpc) => Response::AppendEntries(ctx.raft.append_entries(rpc).await),
-        Request::Vote(rpc) => Response::Vote(ctx.raft.vote(rpc).await),
+        Request::AppendEntries(rpc) => {
+            Response::AppendEntries(ctx.raft.raft().append_entries(rpc).await)
+        }
+        Request::Vote(rpc) => Response::Vote(ctx.raft.raft().vote(rpc).await),
         Request::InstallSnapshot(rpc) => {
-            Response::InstallSnapshot(ctx.raft.install_snapshot(rpc).await)
+            Response::InstallSnapshot(ctx.raft.raft().install_snapshot(rpc).await)
         }
         Request::GetBlock { height } => Response::Block(match ctx.store.get(height) {
             Some(block) => Ok(block),
@@ -84,7 +84,7 @@ async fn handle(ctx: &NodeCtx, gossip: &InboxSender, req: Request) -> Response {
             let tip = ctx.store.tip();
             Response::Status(NodeStatus {
                 id: ctx.config.id,
-                is_leader: ctx.raft.metrics().borrow().state == ServerState::Leader,
+                is_leader: ctx.raft.is_leader(),
                 height: tip.as_ref().map_or(0, |b| b.height),
                 tip_hash: tip.map_or(0, |b| b.hash),
             })

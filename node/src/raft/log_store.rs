@@ -5,6 +5,8 @@
 
 use std::fmt::Debug;
 use std::ops::RangeBounds;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -17,12 +19,18 @@ use crate::types::{Entry, NodeId, TypeConfig};
 #[derive(Clone)]
 pub struct LogStore {
     disk: DiskHandle,
+    /// The commit index this incarnation learnt (hashicorp's starts at 0).
+    commit_index: Arc<AtomicU64>,
     reporter: Reporter,
 }
 
 impl LogStore {
-    pub fn new(disk: DiskHandle, reporter: Reporter) -> LogStore {
-        LogStore { disk, reporter }
+    pub fn new(disk: DiskHandle, commit_index: Arc<AtomicU64>, reporter: Reporter) -> LogStore {
+        LogStore {
+            disk,
+            commit_index,
+            reporter,
+        }
     }
 
     fn persist(&self) -> Result<(), StorageError<NodeId>> {
@@ -106,6 +114,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
         self.disk.lock().raft.committed = committed;
+        if let Some(id) = committed {
+            self.commit_index.fetch_max(id.index, Ordering::SeqCst);
+        }
         self.persist()
     }
 
@@ -189,7 +200,7 @@ mod tests {
     #[tokio::test]
     async fn an_inverted_or_empty_range_holds_no_entries() {
         let reporter = Reporter::new(1, Arc::new(LogObserver));
-        let mut store = LogStore::new(DiskHandle::in_memory(), reporter);
+        let mut store = LogStore::new(DiskHandle::in_memory(), Default::default(), reporter);
         let (start, end) = (19, 18); // openraft computed such a range
         let inverted = store.try_get_log_entries(start..end).await.unwrap();
         assert!(inverted.is_empty());

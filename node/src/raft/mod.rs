@@ -8,35 +8,35 @@
 pub mod entry;
 mod log_store;
 mod network;
+pub mod node;
 mod state_machine;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use openraft::{BasicNode, Config, SnapshotPolicy};
 
 pub use crate::runtime::{random_between, seed_rng, SeededRuntime};
 pub use log_store::LogStore;
 pub use network::Network;
+pub use node::{RaftBlockState, RaftNode, RaftParts};
 pub use state_machine::StateMachine;
 
 use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
 use crate::store::DiskHandle;
-use crate::sync::InboxSender;
 use crate::types::{NodeId, Raft};
 
-/// Starts the raft part of a node. Blocks applied by the state machine are
-/// sent to `applied`, in log order; `raft_height` follows the last one.
-/// The log store and the state machine report to `reporter`.
+/// Starts the raft part of a node (`NewNode`: its goroutines start as a
+/// follower at once). The log store and the state machine report to
+/// `reporter`.
 pub async fn start(
     config: &NodeConfig,
     disk: DiskHandle,
-    applied: InboxSender,
-    raft_height: Arc<AtomicU64>,
+    apply_callback: Option<tokio::sync::mpsc::Sender<node::ApplyMsg>>,
     reporter: &Reporter,
-) -> anyhow::Result<Raft> {
+) -> anyhow::Result<RaftNode> {
     let t = &config.timing;
     let raft_config = Config {
         cluster_name: "sequencers".to_string(),
@@ -60,10 +60,28 @@ pub async fn start(
             .max(config.timing.send_timeout)
             .max(config.timing.raft_heartbeat_timeout / 10),
     );
-    let log_store = LogStore::new(disk, reporter.clone());
-    let state_machine = StateMachine::new(applied, raft_height, reporter.clone());
+    let commit_index = Arc::new(AtomicU64::new(0));
+    let fsm_state = Arc::new(Mutex::new(RaftBlockState::default()));
+    let apply_callback = Arc::new(Mutex::new(apply_callback));
+    let log_store = LogStore::new(disk, Arc::clone(&commit_index), reporter.clone());
+    let state_machine = StateMachine::new(
+        Arc::clone(&fsm_state),
+        Arc::clone(&apply_callback),
+        reporter.clone(),
+    );
     let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
-    Ok(raft)
+    let parts = RaftParts {
+        raft,
+        commit_index,
+        fsm_state,
+        apply_callback,
+    };
+    Ok(RaftNode::new(
+        config.id,
+        config.timing.clone(),
+        parts,
+        reporter.clone(),
+    ))
 }
 
 /// The group's membership: this node and its peers, as raft sees them.

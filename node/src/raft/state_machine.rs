@@ -4,8 +4,6 @@
 //! saved committed index, which also refills a store that lost its tail.
 
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{BasicNode, OptionalSend};
@@ -16,9 +14,9 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 
 use super::entry::{entry_digest, entry_id};
+use super::node::{ApplyCallback, ApplyMsg, FsmState, RaftBlockState};
 use crate::block::Block;
 use crate::hooks::observe::{EntryId, Event, Guard, Reporter};
-use crate::sync::{InboxSender, Source};
 use crate::types::{ApplyResult, Entry, NodeId, TypeConfig};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -36,29 +34,57 @@ struct State {
 pub struct StateMachine {
     state: State,
     snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
-    applied: InboxSender,
-    /// Height of the last accepted block, shared with the node.
-    raft_height: Arc<AtomicU64>,
+    /// The FSM's block state, shared with the node (`GetState`).
+    shared: FsmState,
+    /// `FSM.applyCh`: offered every accepted block state, never blocking.
+    callback: ApplyCallback,
     reporter: Reporter,
 }
 
 impl StateMachine {
-    pub fn new(
-        applied: InboxSender,
-        raft_height: Arc<AtomicU64>,
-        reporter: Reporter,
-    ) -> StateMachine {
-        raft_height.store(0, Ordering::SeqCst);
+    pub fn new(shared: FsmState, callback: ApplyCallback, reporter: Reporter) -> StateMachine {
+        *shared.lock().unwrap_or_else(|e| e.into_inner()) = RaftBlockState::default();
         StateMachine {
             state: State::default(),
             snapshot: None,
-            applied,
-            raft_height,
+            shared,
+            callback,
             reporter,
         }
     }
 
-    fn apply_block(&mut self, block: Block) -> ApplyResult {
+    /// Publishes the state for `GetState`.
+    fn publish(&self) {
+        let state = self
+            .state
+            .last_block
+            .as_ref()
+            .map(RaftBlockState::of)
+            .unwrap_or_default();
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// `FSM.Apply`'s non-blocking send: a full channel drops the message
+    /// (logged, as the Go FSM warns).
+    fn notify(&self, index: u64, term: u64, block: &Block) {
+        let callback = self.callback.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = callback.as_ref() {
+            let msg = ApplyMsg {
+                index,
+                term,
+                state: RaftBlockState::of(block),
+            };
+            if tx.try_send(msg).is_err() {
+                tracing::warn!(
+                    node = self.reporter.node(),
+                    index,
+                    "apply channel full: dropped"
+                );
+            }
+        }
+    }
+
+    fn apply_block(&mut self, block: Block, index: u64, term: u64) -> ApplyResult {
         if let Some(last) = &self.state.last_block {
             if block.height <= last.height || block.timestamp_ms <= last.timestamp_ms {
                 let why = format!(
@@ -83,10 +109,9 @@ impl StateMachine {
             hash: block.hash,
             accepted: true,
         });
-        self.raft_height.store(block.height, Ordering::SeqCst);
         self.state.last_block = Some(block.clone());
-        // The receiver is gone only while the node shuts down.
-        let _ = self.applied.send((block, Source::Raft));
+        self.publish();
+        self.notify(index, term, &block);
         ApplyResult::Accepted
     }
 }
@@ -133,7 +158,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             self.state.last_applied_digest = entry_digest(&entry);
             let result = match entry.payload {
                 EntryPayload::Blank => ApplyResult::NoBlock,
-                EntryPayload::Normal(block) => self.apply_block(block),
+                EntryPayload::Normal(block) => {
+                    self.apply_block(block, entry.log_id.index, entry.log_id.leader_id.term)
+                }
                 EntryPayload::Membership(m) => {
                     self.state.membership = StoredMembership::new(Some(entry.log_id), m);
                     ApplyResult::NoBlock
@@ -167,11 +194,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let bytes = snapshot.into_inner();
         let state: State = serde_json::from_slice(&bytes)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        // `FSM.Restore`: replaces the state, no validation, no callback.
         self.state = state;
-        if let Some(block) = &self.state.last_block {
-            self.raft_height.store(block.height, Ordering::SeqCst);
-            let _ = self.applied.send((block.clone(), Source::Raft));
-        }
+        self.publish();
         self.snapshot = Some((meta.clone(), bytes));
         // The digest is the one the snapshot's state recorded for its last
         // entry (0 for a snapshot from a node that did not record it).
