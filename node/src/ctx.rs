@@ -4,27 +4,24 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
-
-use crate::block::Block;
 use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
-use crate::p2p::P2p;
+use crate::p2p::{P2p, Topic};
 use crate::raft::RaftNode;
 use crate::store::Store;
-use crate::sync::{GossipSubscribed, Inbox, Role, Source, SyncParts, SyncService};
+use crate::sync::{Role, SyncParts, SyncService, SyncStore};
 
 /// Why a node stopped by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeExit {
     /// Leadership lost while leading: the node exits (a supervisor restarts it).
     LeadershipLost,
-    /// The local store holds blocks raft never committed: refuse to lead.
-    StoreAheadOfRaft {
-        store: u64,
-        raft: u64,
-    },
+    /// The election loop returned an error (`DynamicLeaderElection.Run`):
+    /// a worker failed, a sync check or recovery failed, a transfer after
+    /// store-lag abdication failed.
+    Failed(String),
     RaftStopped,
     /// SIGTERM: the node stopped on request.
     Stopped,
@@ -37,12 +34,7 @@ impl fmt::Display for NodeExit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NodeExit::LeadershipLost => write!(f, "leadership lost while leading"),
-            NodeExit::StoreAheadOfRaft { store, raft } => {
-                write!(
-                    f,
-                    "store at height {store} is ahead of raft at height {raft}"
-                )
-            }
+            NodeExit::Failed(e) => write!(f, "election loop failed: {e}"),
             NodeExit::RaftStopped => write!(f, "raft stopped"),
             NodeExit::Stopped => write!(f, "stopped (SIGTERM)"),
             NodeExit::StartFailed(e) => write!(f, "start failed: {e}"),
@@ -57,8 +49,6 @@ pub struct NodeCtx {
     pub raft: Arc<RaftNode>,
     pub store: Store,
     pub p2p: Arc<P2p>,
-    pub inbox: Inbox,
-    pub gossip_subscribed: GossipSubscribed,
     pub reporter: Reporter,
     /// Ids of sync services and syncers, unique within this node's run.
     service_ids: AtomicU64,
@@ -66,15 +56,13 @@ pub struct NodeCtx {
 }
 
 impl NodeCtx {
-    /// The context of one node incarnation: `applied` receives the blocks
-    /// raft's state machine applies (the sync services' inbox); gossip is
-    /// not subscribed yet and the service and syncer ids start from zero.
+    /// The context of one node incarnation; the service and syncer ids
+    /// start from zero.
     pub fn new(
         config: NodeConfig,
         raft: Arc<RaftNode>,
         store: Store,
         p2p: Arc<P2p>,
-        applied: UnboundedReceiver<(Block, Source)>,
         reporter: Reporter,
     ) -> NodeCtx {
         NodeCtx {
@@ -82,26 +70,82 @@ impl NodeCtx {
             raft,
             store,
             p2p,
-            inbox: Arc::new(tokio::sync::Mutex::new(applied)),
-            gossip_subscribed: GossipSubscribed::default(),
             reporter,
             service_ids: AtomicU64::new(0),
             syncer_ids: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// A new sync service for one worker (each role gets its own, as in the
-    /// reference's `failoverState`).
-    pub fn sync_service(&self, role: Role, publisher_mode: bool) -> Arc<SyncService> {
+    /// `Node.waitForMsgsLanded(timeout)`: applied ≥ commit index; with
+    /// `ev3230-sigterm-drain`, applied ≥ last log index, as before
+    /// `2d28b2096`.
+    pub async fn wait_for_msgs_landed(&self, timeout: Duration) -> Result<(), String> {
+        if !self.config.bugs.ev3230_sigterm_drain {
+            return self
+                .raft
+                .wait_for_msgs_landed(timeout)
+                .await
+                .map_err(|e| format!("max wait time reached: {e:?}"));
+        }
+        let poll = (timeout / 4)
+            .min(Duration::from_millis(50))
+            .max(Duration::from_millis(1));
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let last = self
+                .raft
+                .raft()
+                .metrics()
+                .borrow()
+                .last_log_index
+                .unwrap_or(0);
+            if self.raft.applied_index() >= last {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "max wait time reached: applied {} < last {last}",
+                    self.raft.applied_index()
+                ));
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// `Node.Stop` (`pkg/raft/node.go`): drain for ShutdownTimeout (with
+    /// `ev3230-sigterm-drain`: SendTimeout), transfer if leader, shut raft
+    /// down.
+    pub async fn stop_raft(&self) {
+        if !self.config.bugs.ev3230_sigterm_drain {
+            return self.raft.stop().await;
+        }
+        if let Err(e) = self
+            .wait_for_msgs_landed(self.config.timing.send_timeout)
+            .await
+        {
+            tracing::warn!(node = self.config.id, "raft stop: {e}");
+        }
+        if self.raft.is_leader() {
+            if let Err(e) = self.raft.leadership_transfer().await {
+                tracing::warn!(node = self.config.id, "raft stop: transfer failed: {e}");
+            }
+        }
+        if let Err(e) = self.raft.raft().shutdown().await {
+            tracing::warn!(node = self.config.id, "raft shutdown: {e}");
+        }
+    }
+
+    /// A new sync service on `topic` for one worker (each worker gets its
+    /// own, as in the reference's `failoverState`).
+    pub fn sync_service(&self, topic: Topic, role: Role) -> Arc<SyncService> {
         SyncService::new(SyncParts {
             service_id: self.service_ids.fetch_add(1, Ordering::SeqCst) + 1,
+            topic,
             role,
-            publisher_mode,
             racy: self.config.bugs.syncer_race,
-            store: self.store.clone(),
+            init_10min: self.config.bugs.ev3037_p2p_init_10min,
+            store: SyncStore::new(self.store.clone()),
             p2p: Arc::clone(&self.p2p),
-            inbox: Arc::clone(&self.inbox),
-            gossip_subscribed: Arc::clone(&self.gossip_subscribed),
             syncer_ids: Arc::clone(&self.syncer_ids),
             timing: self.config.timing.clone(),
             reporter: self.reporter.clone(),

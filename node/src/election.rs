@@ -1,180 +1,376 @@
-//! The leader election loop (`DynamicLeaderElection.Run`): switches the node
-//! between leader work and follower work as raft's leadership changes.
+//! The leader election loop (`pkg/raft/election.go:DynamicLeaderElection.Run`),
+//! branch by branch, on one task as in Go. It reacts to raft's `LeaderCh`,
+//! a 300 ms leader-id ticker (stopped for good once a leader is known),
+//! worker errors, and cancellation (SIGTERM):
+//! - `LeaderCh` true, not yet leader: landed wait (timeout → abdicate,
+//!   no worker); if a follower runs: leader-id re-check, `IsSynced`,
+//!   store-lag handling (see [`StoreLagPolicy`]), `Recover` when one off,
+//!   stop the follower; then start a fresh leader worker;
+//! - `LeaderCh` false while leader: the node exits (`ErrLeadershipLost`);
+//!   false before anything started: start the follower;
+//! - ticker: once a leader is known and nothing started, start the
+//!   follower (after a landed wait and `verifyState`) — hence once.
 //!
-//! - raft says "leader": wait until applied == last log index (bounded by
-//!   the send timeout; on timeout, try again at the next poll), stop the
-//!   follower work, decide publisher mode, start the leader work;
-//! - every leader-id poll: once another node leads, start the follower work
-//!   (after the same landed check);
-//! - leadership lost while leading: the node exits, as the Go node does.
+//! Go's `select` picks among ready cases at random; this one is `biased`
+//! (leader notification, ticker, worker error, cancellation), which only
+//! orders events that are ready at the same instant.
 
 use std::future::pending;
 use std::sync::Arc;
 
-use openraft::ServerState;
-use tokio::sync::oneshot;
-use tokio::time::MissedTickBehavior;
+use tokio::sync::mpsc;
+use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::ctx::{NodeCtx, NodeExit};
-use crate::hooks::chaos;
-use crate::hooks::observe::{Event, Phase, Reporter, StartedBy, WorkerRole};
+use crate::failover::{Cancel, Worker, WorkerExit};
+use crate::hooks::observe::{Event, Phase, WorkerRole};
 use crate::hooks::task;
-use crate::producer::{self, Stopped};
-use crate::sync::{Role, SyncService};
-use crate::types::NodeId;
+use crate::raft::RaftBlockState;
 
-/// The work a node does in one role.
-struct Worker {
-    role: WorkerRole,
-    sync: Arc<SyncService>,
-    task: tokio::task::JoinHandle<()>,
-    /// Fires when the leader work stops producing (`None` for a follower).
-    stopped: Option<oneshot::Receiver<Stopped>>,
+/// How the loop treats a leader-elect whose block store is more than one
+/// block behind raft, in the historical versions of `election.go` (each a
+/// bug switch but the last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreLagPolicy {
+    /// Before `40b7251d0` (`ev3255-far-behind-leader`): no check; `Recover`
+    /// does nothing for a gap over one, and the leader starts.
+    Ignore,
+    /// `40b7251d0` (`ev3230-failed-transfer`): abdicate at once; a failed
+    /// transfer is only logged (a raft leader without a worker).
+    AbdicateLogFailure,
+    /// `0f6818f18` (`ev3230-hot-potato`): abdicate at once; a failed
+    /// transfer is an error (exit). Every node elected after a whole
+    /// cluster restart abdicates.
+    AbdicateAtOnce,
+    /// `5897ef3be` + `f61de9952` (fixed): wait for the block store to sync
+    /// (bounded by ShutdownTimeout), then abdicate; no abdication after
+    /// losing leadership mid-wait.
+    WaitThenAbdicate,
 }
 
-impl Worker {
-    /// Stops the work, then its sync service. The service stop may race
-    /// with a syncer start still in flight in another task (bug 2).
-    /// Reported once both are done, so the event marks the worker gone.
-    async fn stop(self, reporter: &Reporter) {
-        self.task.abort();
-        self.sync.stop().await;
-        reporter.event(Event::WorkerStopped { role: self.role });
+/// `waitForBlockStoreSync`'s outcomes (`syncResult`).
+enum SyncResult {
+    Synced,
+    Timeout,
+    LostLeadership,
+    Canceled,
+}
+
+/// The running worker: what `startWorker` keeps (its cancel and wait group).
+struct Running {
+    cancel: Cancel,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// `workerCancel(); wg.Wait()`.
+async fn stop_worker(running: &mut Option<Running>) {
+    if let Some(r) = running.take() {
+        r.cancel.cancel();
+        let _ = r.task.await;
     }
 }
 
-enum Work {
-    Idle,
-    Leading(Worker),
-    Following { leader: NodeId, worker: Worker },
+struct Loop {
+    ctx: Arc<NodeCtx>,
+    cancel: Cancel,
+    running: Option<Running>,
+    /// The runnable of the last worker started (`runnable`).
+    runnable: Option<Arc<Worker>>,
+    err_tx: mpsc::Sender<String>,
 }
 
-pub async fn run(ctx: Arc<NodeCtx>) -> NodeExit {
-    let mut metrics = ctx.raft.raft().metrics();
-    let mut poll = tokio::time::interval(ctx.config.timing.leader_poll);
-    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut work = Work::Idle;
+/// `DynamicLeaderElection.Run` until it returns; `cancel` is its context.
+pub async fn run(ctx: Arc<NodeCtx>, cancel: Cancel) -> NodeExit {
+    let (err_tx, mut err_rx) = mpsc::channel(1);
+    let mut leader_ch = ctx.raft.leader_ch();
+    let mut ticker: Option<Interval> = Some(tokio::time::interval(ctx.config.timing.leader_poll));
+    if let Some(t) = ticker.as_mut() {
+        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    }
+    let mut l = Loop {
+        ctx: Arc::clone(&ctx),
+        cancel: cancel.clone(),
+        running: None,
+        runnable: None,
+        err_tx,
+    };
+    let (mut is_started, mut is_currently_leader) = (false, false);
     ctx.reporter.phase(Phase::WaitingForLeader);
-    loop {
-        let leader_stopped = async {
-            match &mut work {
-                Work::Leading(Worker {
-                    stopped: Some(stopped),
-                    ..
-                }) => stopped.await.ok(),
-                _ => pending().await,
+    let exit = loop {
+        let tick = async {
+            match ticker.as_mut() {
+                Some(t) => {
+                    t.tick().await;
+                }
+                None => pending::<()>().await,
             }
         };
         tokio::select! {
             biased;
-            // This return and the one on a stopped raft leave the worker
-            // running and report no `WorkerStopped`: the process exits.
-            stopped = leader_stopped => {
-                return match stopped {
-                    Some(Stopped::StoreAheadOfRaft { store, raft }) => NodeExit::StoreAheadOfRaft { store, raft },
-                    Some(Stopped::NotLeader) | None => NodeExit::LeadershipLost,
-                };
-            }
-            changed = metrics.changed() => {
+            changed = leader_ch.changed() => {
                 if changed.is_err() {
-                    return NodeExit::RaftStopped;
+                    break NodeExit::RaftStopped;
+                }
+                let became_leader = *leader_ch.borrow_and_update();
+                if became_leader && !is_currently_leader {
+                    match l.become_leader(is_started).await {
+                        Step::Continue => continue,
+                        Step::Exit(e) => break e,
+                        Step::Lead => {}
+                    }
+                    is_started = true;
+                    is_currently_leader = true;
+                } else if !became_leader && is_currently_leader {
+                    break NodeExit::LeadershipLost;
+                } else if !became_leader && !is_currently_leader && !is_started {
+                    is_started = true;
+                    if let Err(e) = l.start_follower().await {
+                        break NodeExit::Failed(e);
+                    }
                 }
             }
-            _ = poll.tick() => {}
+            () = tick => {
+                let Some(leader) = ctx.raft.leader_id() else { continue };
+                ticker = None;
+                if is_started || leader == ctx.config.id {
+                    continue;
+                }
+                is_started = true;
+                if let Err(e) = l.start_follower().await {
+                    break NodeExit::Failed(e);
+                }
+            }
+            Some(e) = err_rx.recv() => break NodeExit::Failed(e),
+            () = cancel.cancelled() => break NodeExit::Stopped,
         }
-        let m = metrics.borrow().clone();
-        let leading = matches!(work, Work::Leading(_));
-        if m.state == ServerState::Leader {
-            if leading || !landed(&ctx, m.last_log_index).await {
-                continue;
+    };
+    stop_worker(&mut l.running).await;
+    exit
+}
+
+/// What the leader branch decided.
+enum Step {
+    Continue,
+    Lead,
+    Exit(NodeExit),
+}
+
+impl Loop {
+    fn send_timeout(&self) -> std::time::Duration {
+        self.ctx.config.timing.send_timeout
+    }
+
+    /// `waitForMsgsLanded(SendTimeout)`; with `ev3230-sigterm-drain`, on the
+    /// last log index as before `2d28b2096`.
+    async fn landed(&self, timeout: std::time::Duration) -> Result<(), String> {
+        self.ctx.reporter.phase(Phase::WaitingLanded);
+        self.ctx.wait_for_msgs_landed(timeout).await
+    }
+
+    async fn abdicate(&self, why: String) -> Result<(), String> {
+        self.ctx.reporter.event(Event::Abdicating { why });
+        self.ctx
+            .raft
+            .leadership_transfer()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The `becameLeader && !isCurrentlyLeader` branch, up to the start of
+    /// the leader worker.
+    async fn become_leader(&mut self, is_started: bool) -> Step {
+        if let Err(e) = self.landed(self.send_timeout()).await {
+            if let Err(t) = self.abdicate(format!("FSM lagging: {e}")).await {
+                tracing::error!(
+                    node = self.ctx.config.id,
+                    "failed to transfer leadership: {t}"
+                );
             }
-            ctx.reporter.event(Event::BecameLeader {
-                term: m.current_term,
-            });
-            if let Work::Following { worker, .. } = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop(&ctx.reporter).await;
+            return Step::Continue;
+        }
+        if is_started {
+            if let Some(step) = self.leave_follower().await {
+                return step;
             }
-            work = Work::Leading(start_leader(&ctx));
-        } else if leading {
-            if let Work::Leading(worker) = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop(&ctx.reporter).await;
+        }
+        let term = self.ctx.raft.raft().metrics().borrow().current_term;
+        self.ctx.reporter.event(Event::BecameLeader { term });
+        let worker = Arc::new(Worker::new(&self.ctx, WorkerRole::Leader));
+        self.start_worker("leader", worker).await;
+        Step::Lead
+    }
+
+    /// Steps 2a–2e: the checks before a follower may lead. `None`: go on.
+    async fn leave_follower(&mut self) -> Option<Step> {
+        let ctx = Arc::clone(&self.ctx);
+        if ctx.raft.leader_id() != Some(ctx.config.id) {
+            return Some(Step::Continue); // lost leadership during the wait
+        }
+        let runnable = self.runnable.clone()?;
+        let mut state = ctx.raft.get_state();
+        let mut diff = match runnable.is_synced(&state) {
+            Ok(d) => d,
+            Err(e) => return Some(Step::Exit(NodeExit::Failed(e))),
+        };
+        if diff < -1 {
+            let why = format!("store {} blocks behind raft at {}", -diff, state.height);
+            match ctx.config.bugs.store_lag_policy() {
+                StoreLagPolicy::Ignore => {}
+                StoreLagPolicy::AbdicateLogFailure => {
+                    if let Err(e) = self.abdicate(why).await {
+                        tracing::error!(
+                            node = ctx.config.id,
+                            "transfer after store-lag abdication failed: {e}"
+                        );
+                    }
+                    return Some(Step::Continue);
+                }
+                StoreLagPolicy::AbdicateAtOnce => {
+                    return Some(match self.abdicate(why).await {
+                        Ok(()) => Step::Continue,
+                        Err(e) => Step::Exit(NodeExit::Failed(format!(
+                            "leadership transfer failed after store-lag abdication: {e}"
+                        ))),
+                    });
+                }
+                StoreLagPolicy::WaitThenAbdicate => {
+                    match self.wait_for_block_store_sync(&runnable, &state).await {
+                        SyncResult::Canceled => return Some(Step::Exit(NodeExit::Stopped)),
+                        SyncResult::LostLeadership => return Some(Step::Continue),
+                        SyncResult::Timeout => {
+                            return Some(match self.abdicate(why).await {
+                                Ok(()) => Step::Continue,
+                                Err(e) => Step::Exit(NodeExit::Failed(format!(
+                                    "leadership transfer failed after store-lag abdication: {e}"
+                                ))),
+                            });
+                        }
+                        SyncResult::Synced => {
+                            state = ctx.raft.get_state();
+                            diff = match runnable.is_synced(&state) {
+                                Ok(d) => d,
+                                Err(e) => return Some(Step::Exit(NodeExit::Failed(e))),
+                            };
+                        }
+                    }
+                }
             }
-            return NodeExit::LeadershipLost;
-        } else if let Some(leader) = m.current_leader.filter(|l| *l != ctx.config.id) {
-            let following = matches!(work, Work::Following { leader: l, .. } if l == leader);
-            if following || !landed(&ctx, m.last_log_index).await {
-                continue;
+        }
+        if diff != 0 {
+            if let Err(e) = runnable.recover(&state) {
+                self.ctx.reporter.event(Event::Abdicating {
+                    why: format!("recovery failed: {e}"),
+                });
+                let _ = ctx.raft.leadership_transfer().await;
+                return Some(Step::Exit(NodeExit::Failed(format!(
+                    "recovery failed: {e}"
+                ))));
             }
-            if let Work::Following { worker, .. } = std::mem::replace(&mut work, Work::Idle) {
-                worker.stop(&ctx.reporter).await;
+        }
+        stop_worker(&mut self.running).await;
+        None
+    }
+
+    /// `waitForBlockStoreSync`: poll `IsSynced` until within one block,
+    /// leadership lost, cancellation, or ShutdownTimeout.
+    async fn wait_for_block_store_sync(
+        &self,
+        runnable: &Worker,
+        at: &RaftBlockState,
+    ) -> SyncResult {
+        let timeout = self.ctx.config.timing.shutdown_timeout();
+        let poll = (timeout / 10).min(std::time::Duration::from_millis(100));
+        let local = self.ctx.store.height();
+        self.ctx.reporter.phase(Phase::WaitingBlockStoreSync {
+            local,
+            raft: at.height,
+        });
+        let synced = || matches!(runnable.is_synced(&self.ctx.raft.get_state()), Ok(d) if d >= -1);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
+        loop {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return SyncResult::Canceled,
+                () = tokio::time::sleep_until(deadline) => {
+                    return if synced() { SyncResult::Synced } else { SyncResult::Timeout };
+                }
+                _ = ticker.tick() => {
+                    if self.ctx.raft.leader_id() != Some(self.ctx.config.id) {
+                        return SyncResult::LostLeadership;
+                    }
+                    if synced() {
+                        return SyncResult::Synced;
+                    }
+                }
             }
-            ctx.reporter.event(Event::BecameFollower { leader });
-            work = Work::Following {
-                leader,
-                worker: start_follower(&ctx),
-            };
         }
     }
-}
 
-/// `waitForMsgsLanded`: raft applied everything in its log, within the send timeout.
-async fn landed(ctx: &NodeCtx, last_log_index: Option<u64>) -> bool {
-    ctx.reporter.phase(Phase::WaitingLanded);
-    let wait = ctx.raft.raft().wait(Some(ctx.config.timing.send_timeout));
-    wait.applied_index_at_least(last_log_index, "messages landed")
-        .await
-        .is_ok()
-}
-
-fn start_leader(ctx: &Arc<NodeCtx>) -> Worker {
-    ctx.reporter.event(Event::WorkerStarted {
-        role: WorkerRole::Leader,
-    });
-    // The fix of bug 1, decided once before the sync services start.
-    let publisher_mode = !ctx.config.bugs.height1_deadlock && ctx.store.height() == 0;
-    let sync = ctx.sync_service(Role::Aggregator, publisher_mode);
-    let (tx, stopped) = oneshot::channel();
-    let (ctx2, sync2) = (Arc::clone(ctx), Arc::clone(&sync));
-    let task = task::spawn("leader-worker", &ctx.reporter, async move {
-        // Leadership may change between the decision and its use: the
-        // producer's quorum check and raft keep a stale decision safe.
-        chaos::pause(&ctx2.reporter, "election.publisher_mode").await;
-        sync2.start().await;
-        let _ = tx.send(producer::run(&ctx2, &sync2).await);
-    });
-    Worker {
-        role: WorkerRole::Leader,
-        sync,
-        task,
-        stopped: Some(stopped),
+    /// `startFollower`: a fresh follower worker, a landed wait (its timeout
+    /// ignored), `verifyState`, then `startWorker`.
+    async fn start_follower(&mut self) -> Result<(), String> {
+        let worker = Arc::new(Worker::new(&self.ctx, WorkerRole::Follower));
+        self.runnable = Some(Arc::clone(&worker));
+        let _ = self.landed(self.send_timeout()).await;
+        self.verify_state(&worker).await?;
+        let leader = self.ctx.raft.leader_id().unwrap_or(0);
+        self.ctx.reporter.event(Event::BecameFollower { leader });
+        self.start_worker("follower", worker).await;
+        Ok(())
     }
-}
 
-/// Attempts of the follower worker to start its syncer (a start can fail).
-const FOLLOWER_SYNCER_ATTEMPTS: u32 = 100;
-
-fn start_follower(ctx: &Arc<NodeCtx>) -> Worker {
-    ctx.reporter.event(Event::WorkerStarted {
-        role: WorkerRole::Follower,
-    });
-    let sync = ctx.sync_service(Role::Follower, false);
-    let (reporter, sync2) = (ctx.reporter.clone(), Arc::clone(&sync));
-    let retry = ctx.config.timing.leader_poll;
-    let task = task::spawn("follower-worker", &ctx.reporter, async move {
-        sync2.start().await;
-        for _ in 0..FOLLOWER_SYNCER_ATTEMPTS {
-            let _ = sync2.start_syncer(StartedBy::FollowerWorker).await;
-            if sync2.syncer_started().await {
-                break;
+    /// `verifyState`.
+    async fn verify_state(&self, worker: &Worker) -> Result<(), String> {
+        let send = self.send_timeout();
+        let mut state = self.ctx.raft.get_state();
+        if state.height == 0 {
+            let poll = (send / 4)
+                .max(std::time::Duration::from_millis(1))
+                .min(std::time::Duration::from_millis(50));
+            let deadline = tokio::time::Instant::now() + send;
+            while state.height == 0 {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(()); // skip recovery, let normal sync run
+                }
+                tokio::time::sleep(poll).await;
+                state = self.ctx.raft.get_state();
             }
-            tokio::time::sleep(retry).await;
         }
-        reporter.phase(Phase::Following);
-    });
-    Worker {
-        role: WorkerRole::Follower,
-        sync,
-        task,
-        stopped: None,
+        match worker.is_synced(&state) {
+            Err(e) => worker
+                .recover(&state)
+                .map_err(|r| format!("{e}; recovery after sync-check failure: {r}")),
+            Ok(d) if d <= 0 => Ok(()),
+            Ok(_) => worker
+                .recover(&state)
+                .map_err(|e| format!("follower recovery failed: {e}")),
+        }
+    }
+
+    /// `startWorker`: stop the previous worker, run the new one on its own
+    /// task; an error that is not a cancellation transfers leadership and
+    /// reaches the loop through its error channel (capacity 1).
+    async fn start_worker(&mut self, name: &'static str, worker: Arc<Worker>) {
+        stop_worker(&mut self.running).await;
+        self.runnable = Some(Arc::clone(&worker));
+        let cancel = Cancel::default();
+        let (ctx, w, c, err_tx) = (
+            Arc::clone(&self.ctx),
+            Arc::clone(&worker),
+            cancel.clone(),
+            self.err_tx.clone(),
+        );
+        let task_name = match worker.role {
+            WorkerRole::Leader => "leader-worker",
+            WorkerRole::Follower => "follower-worker",
+        };
+        let task = task::spawn(task_name, &self.ctx.reporter, async move {
+            if let WorkerExit::Failed(e) = w.run(Arc::clone(&ctx), c).await {
+                let _ = ctx.raft.leadership_transfer().await;
+                let _ = err_tx.try_send(format!("{name} worker exited unexpectedly: {e}"));
+            }
+        });
+        self.running = Some(Running { cancel, task });
     }
 }

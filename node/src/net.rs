@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::block::Block;
+use crate::p2p::Topic;
 use crate::types::{NodeId, TypeConfig};
 
 /// Largest frame accepted; a larger length prefix means a corrupt stream.
@@ -36,8 +37,13 @@ pub enum Request {
     GetBlock {
         height: u64,
     },
-    /// Gossip of a new block.
-    Gossip(Block),
+    /// Exchange: "give me your head" (go-header `Head` from trusted peers).
+    GetHead,
+    /// Gossip of a new block on a topic.
+    Gossip {
+        topic: Topic,
+        block: Block,
+    },
     /// Height and role, for the real-mode devnet check.
     Status,
 }

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc::unbounded_channel;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::NodeConfig;
 use crate::ctx::{NodeCtx, NodeExit};
 use crate::election;
+use crate::failover::Cancel;
 use crate::hooks::faults::Faults;
 use crate::hooks::observe::{Event, Observer, Phase, Reporter};
 use crate::hooks::task;
@@ -32,23 +32,60 @@ pub async fn run_node(
     let reporter = Reporter::new(config.id, observer);
     reporter.phase(Phase::Starting);
     let exit = match start(config, disk, faults, reporter.clone()).await {
-        Ok(ctx) => {
-            let election = task::guarded("election", &reporter, election::run(ctx));
-            tokio::select! {
-                biased;
-                () = stop.requested() => {
-                    reporter.event(Event::StopRequested);
-                    NodeExit::Stopped
-                }
-                exit = election => exit.unwrap_or_else(NodeExit::Panicked),
-            }
-        }
+        Ok(ctx) => run_started(ctx, stop).await,
         Err(e) => NodeExit::StartFailed(format!("{e:#}")),
     };
     reporter.event(Event::Exit {
         reason: exit.to_string(),
     });
     exit
+}
+
+/// `FullNode.Run` from the election loop on, with `StartNode`'s signal
+/// handling: the loop runs until it returns or SIGTERM arrives; on SIGTERM
+/// the leader resigns (`ResignLeader`, bounded by 3 s; not before #3230,
+/// switch `ev3230-sigterm-drain`), the loop is cancelled (it stops its
+/// worker), then raft stops (`Node.Stop`); the process waits at most 10 s
+/// for all this. When the loop returns by itself, raft stops the same way.
+async fn run_started(ctx: Arc<NodeCtx>, stop: StopSignal) -> NodeExit {
+    let reporter = ctx.reporter.clone();
+    let cancel = Cancel::default();
+    let election = task::guarded(
+        "election",
+        &reporter,
+        election::run(Arc::clone(&ctx), cancel.clone()),
+    );
+    tokio::pin!(election);
+    let t = ctx.config.timing.clone();
+    tokio::select! {
+        biased;
+        () = stop.requested() => {
+            reporter.event(Event::StopRequested);
+            reporter.phase(Phase::Stopping);
+            let shutdown = async {
+                if !ctx.config.bugs.ev3230_sigterm_drain && ctx.raft.is_leader() {
+                    let resign = tokio::time::timeout(t.resign_timeout, ctx.raft.leadership_transfer());
+                    match resign.await {
+                        Ok(Ok(())) => tracing::info!(node = ctx.config.id, "leadership resigned before shutdown"),
+                        Ok(Err(e)) => tracing::warn!(node = ctx.config.id, "leadership resign on shutdown failed: {e}"),
+                        Err(_) => tracing::warn!(node = ctx.config.id, "leadership resign timed out"),
+                    }
+                }
+                cancel.cancel();
+                let _ = (&mut election).await;
+                ctx.stop_raft().await;
+            };
+            if tokio::time::timeout(t.stop_wait, shutdown).await.is_err() {
+                tracing::warn!(node = ctx.config.id, "node did not stop within the stop wait");
+            }
+            NodeExit::Stopped
+        }
+        exit = &mut election => {
+            let exit = exit.unwrap_or_else(NodeExit::Panicked);
+            ctx.stop_raft().await;
+            exit
+        }
+    }
 }
 
 async fn start(
@@ -79,23 +116,11 @@ async fn start(
         reporter.clone(),
     );
     let listener = Listener::bind(&config.listen_addr).await?;
-    let (applied_tx, applied_rx) = unbounded_channel();
-    // Bridge (replaced by the follower's raft retriever): every applied
-    // block goes to the inbox.
-    let (cb_tx, mut cb_rx) = tokio::sync::mpsc::channel(1 << 20);
-    let raft = Arc::new(raft::start(&config, disk, Some(cb_tx), &reporter).await?);
-    let bridge = applied_tx.clone();
-    task::spawn("raft-bridge", &reporter, async move {
-        while let Some(msg) = cb_rx.recv().await {
-            if let Some(block) = msg.state.block {
-                let _ = bridge.send((block, crate::sync::Source::Raft));
-            }
-        }
-    });
-    let ctx = Arc::new(NodeCtx::new(config, raft, store, p2p, applied_rx, reporter));
+    let raft = Arc::new(raft::start(&config, disk, None, &reporter).await?);
+    let ctx = Arc::new(NodeCtx::new(config, raft, store, p2p, reporter));
     let server_ctx = Arc::clone(&ctx);
     task::spawn("server", &ctx.reporter, async move {
-        server::serve(listener, server_ctx, applied_tx).await
+        server::serve(listener, server_ctx).await
     });
     ctx.p2p.start();
 

@@ -5,10 +5,15 @@
 //! service's peer snapshot sees only those. Connection attempts run in the
 //! background and take time (the scenario can lengthen them), which is what
 //! makes the height-1 deadlock depend on timing.
+//!
+//! Gossip runs on two topics, as the Go node's header and data sync
+//! services each have theirs ("<chainID>-headerSync", "-dataSync"); a
+//! block carries both here, so each topic carries the whole block.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::block::Block;
@@ -18,6 +23,7 @@ use crate::hooks::observe::{Event, Reporter};
 use crate::hooks::task;
 use crate::net::{Request, Response, RpcClient};
 use crate::types::NodeId;
+pub use crate::types::Topic;
 
 struct Peer {
     id: NodeId,
@@ -31,6 +37,8 @@ pub struct P2p {
     timing: Timing,
     faults: Faults,
     reporter: Reporter,
+    /// The subscriber of each topic, if any (a sync service's).
+    subscribers: [Mutex<Option<UnboundedSender<Block>>>; 2],
 }
 
 impl P2p {
@@ -55,7 +63,34 @@ impl P2p {
             timing,
             faults,
             reporter,
+            subscribers: Default::default(),
         })
+    }
+
+    /// Subscribes to `topic` (a new subscription replaces the old one).
+    pub fn subscribe(&self, topic: Topic) -> UnboundedReceiver<Block> {
+        let (tx, rx) = unbounded_channel();
+        *self.subscribers[topic.index()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// Cancels the subscription to `topic`.
+    pub fn unsubscribe(&self, topic: Topic) {
+        *self.subscribers[topic.index()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// A gossiped block arrived: hands it to the topic's subscriber, if any.
+    pub fn deliver(&self, topic: Topic, block: Block) {
+        let subscriber = self.subscribers[topic.index()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = subscriber.as_ref() {
+            let _ = tx.send(block);
+        }
     }
 
     /// Starts one background connection loop per peer.
@@ -132,13 +167,27 @@ impl P2p {
         }
     }
 
-    /// Gossips `block` to every connected peer, in the background.
-    pub fn gossip(self: &Arc<Self>, block: Block) {
+    /// Exchange: asks `peer` for its head.
+    pub async fn get_head(&self, peer: NodeId) -> Result<Block, String> {
+        match self.call(peer, &Request::GetHead).await? {
+            Response::Block(Ok(b)) if b.is_well_formed() => Ok(b),
+            Response::Block(Ok(b)) => Err(format!("n{peer} answered a bad head: {b:?}")),
+            Response::Block(Err(e)) => Err(format!("n{peer}: {e}")),
+            other => Err(format!("n{peer}: unexpected answer {other:?}")),
+        }
+    }
+
+    /// Gossips `block` on `topic` to every connected peer, in the background.
+    pub fn gossip(self: &Arc<Self>, topic: Topic, block: Block) {
         let p2p = Arc::clone(self);
         task::spawn("p2p-gossip", &self.reporter, async move {
             for peer in p2p.connected_peers() {
-                // A lost gossip is repaired by raft and the exchange.
-                let _ = p2p.call(peer, &Request::Gossip(block.clone())).await;
+                // A lost gossip is repaired by the exchange.
+                let req = Request::Gossip {
+                    topic,
+                    block: block.clone(),
+                };
+                let _ = p2p.call(peer, &req).await;
             }
         });
     }

@@ -1,11 +1,16 @@
-//! Block production on the leader (`ProduceBlock`): quorum check, build,
-//! quorum check again, replicate through raft, commit to the store, then
-//! write to the sync service and broadcast.
+//! Block production on the leader (`block/internal/executing/executor.go`):
+//! `initializeState`'s checks against raft, then `executionLoop` calling
+//! `ProduceBlock` every block time: quorum check, build, quorum check
+//! again, sign and check the sequence, replicate through raft
+//! (`Broadcast`), commit to the store, then hand the block to the header
+//! and data sync services (`WriteToStoreAndBroadcast`, header first).
+//!
+//! There is no execution client yet: the store's height stands for the
+//! EL's, so the replayer's check (`common.Replayer.SyncToHeight`) is that
+//! the store holds the target block.
 
 use std::sync::Arc;
-
-use openraft::error::{ClientWriteError, RaftError};
-use tokio::time::{timeout, MissedTickBehavior};
+use std::time::Duration;
 
 use crate::block::Block;
 use crate::ctx::NodeCtx;
@@ -14,112 +19,143 @@ use crate::hooks::clock;
 use crate::hooks::observe::{Event, Guard, Phase};
 use crate::store::PutError;
 use crate::sync::SyncService;
-use crate::types::ApplyResult;
 
-/// Why production stopped.
+/// A `ProduceBlock` failure: logged and retried at the next tick, or
+/// critical (the executor's error channel: the worker fails).
 #[derive(Debug)]
-pub enum Stopped {
-    /// Raft says another node leads now.
-    NotLeader,
-    /// The local store holds more than raft committed: refuse to lead.
-    StoreAheadOfRaft { store: u64, raft: u64 },
+enum ProduceError {
+    Retry(String),
+    Critical(String),
 }
 
-/// Produces a block every block time until leadership is lost.
-pub async fn run(ctx: &NodeCtx, sync: &Arc<SyncService>) -> Stopped {
-    let t = &ctx.config.timing;
-    let mut ticker = tokio::time::interval(t.block_time);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+/// `Executor.initializeState`'s checks against raft, then the replayer's.
+pub fn initialize_state(ctx: &NodeCtx) -> Result<(), String> {
+    let raft = ctx.raft.get_state();
+    let local = ctx.store.height();
+    if raft.height != 0 {
+        if local > raft.height {
+            return Err(format!(
+                "local height {local} is ahead of raft height {}",
+                raft.height
+            ));
+        }
+        if local == raft.height {
+            let hash = ctx.store.get(local).map_or(0, |b| b.hash);
+            if hash != raft.hash {
+                return Err(format!(
+                    "block {local}: local hash {hash:016x} differs from raft's {:016x}",
+                    raft.hash
+                ));
+            }
+        } else {
+            tracing::warn!(
+                node = ctx.config.id,
+                local,
+                raft = raft.height,
+                "local state behind raft"
+            );
+        }
+    }
+    // `Replayer.SyncToHeight(max(local, raft))`: it never fetches a block.
+    let target = local.max(raft.height);
+    if target > local {
+        return Err(format!(
+            "replay to height {target}: block {target} is not in the store (at {local})"
+        ));
+    }
+    Ok(())
+}
+
+/// `Executor.Start` + `executionLoop`: returns only with a critical error
+/// (the caller cancels it to stop).
+pub async fn run(
+    ctx: &NodeCtx,
+    header: &Arc<SyncService>,
+    data: &Arc<SyncService>,
+) -> Result<(), String> {
+    initialize_state(ctx)?;
+    let block_time = ctx.config.timing.block_time;
+    // The first block at the last block's time + BlockTime.
+    let last_ms = ctx.store.tip().map_or(0, |b| b.timestamp_ms);
+    let first = Duration::from_millis(
+        (last_ms + block_time.as_millis() as u64).saturating_sub(clock::now_ms()),
+    );
+    tokio::time::sleep(first.min(block_time)).await;
     ctx.reporter.phase(Phase::Producing);
     loop {
-        ticker.tick().await;
-        sync.drain_inbox().await;
-        let (store, raft) = (ctx.store.height(), ctx.raft.get_state().height);
-        if store < raft {
-            continue; // still replaying what raft committed
-        }
-        if store > raft {
-            return Stopped::StoreAheadOfRaft { store, raft };
-        }
-        if !has_quorum(ctx).await {
-            continue;
-        }
-        let tip = ctx.store.tip();
-        let height = tip.as_ref().map_or(1, |b| b.height + 1);
-        let min_ts = tip.as_ref().map_or(0, |b| b.timestamp_ms + 1);
-        let block = Block::new(
-            height,
-            clock::now_ms().max(min_ts),
-            tip.map_or(0, |b| b.hash),
-            ctx.config.id,
-        );
-        if !has_quorum(ctx).await {
-            continue;
-        }
-        chaos::pause(&ctx.reporter, "producer.quorum_to_replicate").await;
-        ctx.reporter.event(Event::BlockProposed {
-            height: block.height,
-            hash: block.hash,
-        });
-        // `Broadcast` (pkg/raft/node.go): `raft.Apply(bytes, SendTimeout)`
-        // then `future.Error()`, which waits for commit and apply or for the
-        // loss of leadership; SendTimeout bounds only the enqueueing. So no
-        // timeout here: a proposal given up on could still commit, and the
-        // next tick would propose its height again (swarm seed 194, kept
-        // as scenarios/regressions/swarm-seed194-stale-proposal.toml).
-        match ctx.raft.raft().client_write(block.clone()).await {
-            Ok(resp) if resp.data == ApplyResult::Accepted => {
-                ctx.reporter.event(Event::BlockCommitted {
-                    height: block.height,
-                    hash: block.hash,
-                });
-                if let Err(e) = ctx.store.put(&block) {
-                    // The block was built on the store's tip: either refusal
-                    // is a defence firing.
-                    let guard = match e {
-                        PutError::Conflict { .. } => Guard::StoreConflict,
-                        PutError::DoesNotExtend { .. } => Guard::StoreDoesNotExtend,
-                    };
-                    ctx.reporter.event(Event::GuardFired {
-                        guard,
-                        detail: format!("own committed block: {e}"),
-                    });
-                    ctx.reporter
-                        .violation(format!("committed block not storable: {e}"));
-                }
-                sync.write_to_store_and_broadcast(&block).await;
+        let started = tokio::time::Instant::now();
+        match produce_block(ctx, header, data).await {
+            Ok(()) => {}
+            Err(ProduceError::Retry(e)) => {
+                tracing::warn!(node = ctx.config.id, "produce block: {e}")
             }
-            Ok(resp) => {
-                // Raft holds a block at this height already (the FSM also
-                // reported its rejection); a rejection for the timestamp
-                // alone is only the FSM's guard.
-                let raft = ctx.raft.get_state().height;
-                if let ApplyResult::Rejected(why) = &resp.data {
-                    if raft >= block.height {
-                        ctx.reporter.event(Event::GuardFired {
-                            guard: Guard::StaleProposal,
-                            detail: format!(
-                                "proposed height {}, raft at {raft}: {why}",
-                                block.height
-                            ),
-                        });
-                    }
-                }
-                tracing::warn!(node = ctx.config.id, ?resp.data, "block not accepted")
-            }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                return Stopped::NotLeader
-            }
-            Err(e) => tracing::warn!(node = ctx.config.id, "replication failed: {e}"),
+            Err(ProduceError::Critical(e)) => return Err(e),
         }
+        tokio::time::sleep(block_time.saturating_sub(started.elapsed())).await;
     }
 }
 
-/// The raft barrier: a quorum still follows this leader.
-async fn has_quorum(ctx: &NodeCtx) -> bool {
-    let bound = ctx.config.timing.raft_election_timeout;
-    matches!(
-        timeout(bound, ctx.raft.raft().ensure_linearizable()).await,
-        Ok(Ok(_))
-    )
+/// `Executor.ProduceBlock`.
+async fn produce_block(
+    ctx: &NodeCtx,
+    header: &Arc<SyncService>,
+    data: &Arc<SyncService>,
+) -> Result<(), ProduceError> {
+    if !ctx.raft.has_quorum().await {
+        return Err(ProduceError::Retry("no quorum".into()));
+    }
+    let tip = ctx.store.tip();
+    // The batch's timestamp is the wall clock (`GetNextBatch`).
+    let block = Block::new(
+        tip.as_ref().map_or(1, |b| b.height + 1),
+        clock::now_ms(),
+        tip.as_ref().map_or(0, |b| b.hash),
+        ctx.config.id,
+    );
+    if !ctx.raft.has_quorum().await {
+        return Err(ProduceError::Retry("no quorum".into()));
+    }
+    // `AssertValidSequence`: next height, time not earlier, last hash.
+    if let Some(tip) = &tip {
+        if block.timestamp_ms < tip.timestamp_ms {
+            return Err(ProduceError::Critical(format!(
+                "block {} at {} ms is earlier than block {} at {} ms",
+                block.height, block.timestamp_ms, tip.height, tip.timestamp_ms
+            )));
+        }
+    }
+    chaos::pause(&ctx.reporter, "producer.quorum_to_replicate").await;
+    ctx.reporter.event(Event::BlockProposed {
+        height: block.height,
+        hash: block.hash,
+    });
+    // `Broadcast`: the FSM's refusal is invisible here (see raft::node).
+    ctx.raft
+        .broadcast(&block)
+        .await
+        .map_err(|e| ProduceError::Retry(format!("broadcast: {e:?}")))?;
+    ctx.reporter.event(Event::BlockCommitted {
+        height: block.height,
+        hash: block.hash,
+    });
+    if let Err(e) = ctx.store.put(&block) {
+        // The block was built on the store's tip: either refusal is a
+        // defence firing.
+        let guard = match e {
+            PutError::Conflict { .. } => Guard::StoreConflict,
+            PutError::DoesNotExtend { .. } => Guard::StoreDoesNotExtend,
+        };
+        ctx.reporter.event(Event::GuardFired {
+            guard,
+            detail: format!("own committed block: {e}"),
+        });
+        // A failed batch commit is only logged (`executionLoop`).
+        return Err(ProduceError::Retry(format!(
+            "commit block {}: {e}",
+            block.height
+        )));
+    }
+    header.write_to_store_and_broadcast(&block).await;
+    data.write_to_store_and_broadcast(&block).await;
+    Ok(())
 }

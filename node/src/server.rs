@@ -7,17 +7,17 @@ use crate::ctx::NodeCtx;
 use crate::hooks::observe::Event;
 use crate::hooks::task;
 use crate::net::{read_frame, write_frame, BoxConn, Listener, NodeStatus, Request, Response};
-use crate::sync::{InboxSender, Source};
+use crate::p2p::Topic;
 
 /// Accepts connections for good, each answered by its own task; accepted
-/// gossip goes to `gossip` (raft's applied-block channel, the sync inbox).
-pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: InboxSender) {
+/// gossip goes to the topic's subscriber (`P2p::deliver`).
+pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>) {
     loop {
         match listener.accept().await {
             Ok(conn) => {
-                let (ctx, gossip) = (Arc::clone(&ctx), gossip.clone());
+                let ctx = Arc::clone(&ctx);
                 task::spawn("connection", &ctx.reporter.clone(), async move {
-                    serve_connection(conn, ctx, gossip).await
+                    serve_connection(conn, ctx).await
                 });
             }
             Err(e) => {
@@ -37,18 +37,18 @@ pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>, gossip: InboxSender) {
 /// collided with it.
 const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(20);
 
-async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>, gossip: InboxSender) {
+async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>) {
     while let Ok(Ok(Some(req))) =
         tokio::time::timeout(IDLE_CONNECTION, read_frame::<Request>(&mut conn)).await
     {
-        let resp = handle(&ctx, &gossip, req).await;
+        let resp = handle(&ctx, req).await;
         if write_frame(&mut conn, &resp).await.is_err() {
             return;
         }
     }
 }
 
-async fn handle(ctx: &NodeCtx, gossip: &InboxSender, req: Request) -> Response {
+async fn handle(ctx: &NodeCtx, req: Request) -> Response {
     match req {
         Request::Hello { .. } => Response::Ack,
         Request::AppendEntries(rpc) => {
@@ -58,25 +58,27 @@ async fn handle(ctx: &NodeCtx, gossip: &InboxSender, req: Request) -> Response {
         Request::InstallSnapshot(rpc) => {
             Response::InstallSnapshot(ctx.raft.raft().install_snapshot(rpc).await)
         }
+        Request::GetHead => {
+            Response::Block(ctx.store.tip().ok_or_else(|| "empty store".to_string()))
+        }
         Request::GetBlock { height } => Response::Block(match ctx.store.get(height) {
             Some(block) => Ok(block),
             None if ctx.store.height() == 0 => Err("empty store".to_string()),
             None => Err(format!("no block at height {height}")),
         }),
-        Request::Gossip(block) => {
-            // Reported on arrival, subscribed or not: the request does not
-            // name its sender, the block names its proposer.
-            ctx.reporter.event(Event::GossipReceived {
-                height: block.height,
-                from: block.proposer,
-                hash: block.hash,
-            });
-            if block.is_well_formed()
-                && ctx
-                    .gossip_subscribed
-                    .load(std::sync::atomic::Ordering::SeqCst)
-            {
-                let _ = gossip.send((block, Source::P2p));
+        Request::Gossip { topic, block } => {
+            // Reported on arrival, subscribed or not, once per block (on
+            // the header topic): the request does not name its sender, the
+            // block names its proposer.
+            if topic == Topic::Header {
+                ctx.reporter.event(Event::GossipReceived {
+                    height: block.height,
+                    from: block.proposer,
+                    hash: block.hash,
+                });
+            }
+            if block.is_well_formed() {
+                ctx.p2p.deliver(topic, block);
             }
             Response::Ack
         }

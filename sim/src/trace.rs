@@ -222,9 +222,10 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(22);
             encode_role(*role, out);
         }
-        Event::ServiceStarted { service } => {
+        Event::ServiceStarted { service, topic } => {
             out.tag(23);
             out.u64(*service);
+            out.tag(topic.index() as u8);
         }
         Event::BlockProposed { height, hash } => {
             out.tag(24);

@@ -1,33 +1,75 @@
 //! Switches that bring back pre-fix behaviour, so the harness can show each
-//! bug reproduced and then fixed. Default: every bug fixed.
+//! bug reproduced and then fixed. Default: every bug fixed. Each switch is
+//! named after its pull request or issue and cites the commit that fixed it
+//! (reference §10).
 
 use serde::{Deserialize, Serialize};
+
+use crate::election::StoreLagPolicy;
 
 /// One switch per known bug of the modelled system.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bugs {
-    /// Bug 1: a fresh leader runs p2p init and waits for peers to serve
-    /// block 1, which only it can produce (no publisher mode).
+    /// #3172/#3222 (fixed in `d163059fa`): a fresh leader runs p2p init and
+    /// waits for peers to serve block 1, which only it can produce.
     pub height1_deadlock: bool,
-    /// Bug 2: the syncer's "started" state is an atomic flag used
-    /// check-then-act by the start path and the producer path; stop skips a
-    /// syncer not yet marked started; stopping one marked but never started
-    /// panics; the store-init window is open.
+    /// #3172/#3222 (fixed in `d163059fa`): the syncer's "started" state is
+    /// an atomic flag used check-then-act.
     pub syncer_race: bool,
+    /// #2994/#3037 (fixed in `850a82f8c`): p2p init retries for 10 minutes,
+    /// then fails the sync service's start.
+    pub ev3037_p2p_init_10min: bool,
+    /// #3230 (fixed in `2d28b2096`, `3d94b75cf`, `d9046e670`): a SIGTERMed
+    /// leader stops without resigning; raft's stop drains for SendTimeout
+    /// only, against the last log index.
+    pub ev3230_sigterm_drain: bool,
+    /// #3255 (fixed in #3230 by `40b7251d0`..`f61de9952`): a leader-elect
+    /// far behind raft starts leading anyway.
+    pub ev3255_far_behind_leader: bool,
+    /// #3230 intermediate `0f6818f18`: a leader-elect behind raft abdicates
+    /// at once (hot potato after a whole-cluster restart).
+    pub ev3230_hot_potato: bool,
+    /// #3230 intermediate `40b7251d0` (fixed in `0f6818f18`): abdicates at
+    /// once and only logs a failed transfer (a leader without a worker).
+    pub ev3230_failed_transfer: bool,
 }
 
 /// Name and one-line description of every switch, as used on the command line.
 pub const BUG_SWITCHES: &[(&str, &str)] = &[
     (
         "height1-deadlock",
-        "pre-fix start of a fresh leader: no publisher mode, so p2p init asks peers for height 1 \
-         that only the leader can produce (circular wait until the 30 s init timeout)",
+        "#3172/#3222, fixed in d163059fa: no publisher mode, so a fresh leader's p2p init asks \
+         peers for height 1 that only it can produce (circular wait until the 30 s init timeout)",
     ),
     (
         "syncer-race",
-        "pre-fix syncer status: an atomic `started` flag used check-then-act by the start and \
-         producer paths (double start, orphaned syncer), stop skipped while a start is in \
-         flight (leak), stop of a never-started syncer panics, store-init window open",
+        "#3172/#3222, fixed in d163059fa: the syncer status is an atomic flag used \
+         check-then-act (double start, orphaned syncer, stop skipped while a start is in flight)",
+    ),
+    (
+        "ev3037-p2p-init-10min",
+        "#2994/#3037, fixed in 850a82f8c: p2p init retries for 10 minutes, then fails the sync \
+         service's start instead of deferring to DA sync after 30 s",
+    ),
+    (
+        "ev3230-sigterm-drain",
+        "#3230, fixed in 2d28b2096/3d94b75cf: a SIGTERMed leader stops without resigning; raft's \
+         stop drains for SendTimeout only, against the last log index",
+    ),
+    (
+        "ev3255-far-behind-leader",
+        "#3255, fixed in #3230 (40b7251d0, 5897ef3be, f61de9952): a leader-elect far behind raft \
+         leads anyway; its replay cannot fill the gap",
+    ),
+    (
+        "ev3230-hot-potato",
+        "#3230 intermediate 0f6818f18, fixed in 5897ef3be: a leader-elect behind raft abdicates \
+         at once, so after a whole-cluster restart no leader stabilises",
+    ),
+    (
+        "ev3230-failed-transfer",
+        "#3230 intermediate 40b7251d0, fixed in 0f6818f18: store-lag abdication whose transfer \
+         fails is only logged: a raft leader without a worker",
     ),
 ];
 
@@ -35,9 +77,14 @@ impl Bugs {
     /// Turns on the switch called `name`; an unknown name is an error that
     /// lists the known ones.
     pub fn enable(&mut self, name: &str) -> Result<(), String> {
-        match name {
-            "height1-deadlock" => self.height1_deadlock = true,
-            "syncer-race" => self.syncer_race = true,
+        let flag = match name {
+            "height1-deadlock" => &mut self.height1_deadlock,
+            "syncer-race" => &mut self.syncer_race,
+            "ev3037-p2p-init-10min" => &mut self.ev3037_p2p_init_10min,
+            "ev3230-sigterm-drain" => &mut self.ev3230_sigterm_drain,
+            "ev3255-far-behind-leader" => &mut self.ev3255_far_behind_leader,
+            "ev3230-hot-potato" => &mut self.ev3230_hot_potato,
+            "ev3230-failed-transfer" => &mut self.ev3230_failed_transfer,
             _ => {
                 let known: Vec<&str> = BUG_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -45,19 +92,56 @@ impl Bugs {
                     known.join(", ")
                 ));
             }
-        }
+        };
+        *flag = true;
         Ok(())
     }
 
     /// Names of the switches that are on, in the order of [`BUG_SWITCHES`].
     pub fn names(&self) -> Vec<&'static str> {
-        let mut on = Vec::new();
-        if self.height1_deadlock {
-            on.push("height1-deadlock");
+        let on = [
+            self.height1_deadlock,
+            self.syncer_race,
+            self.ev3037_p2p_init_10min,
+            self.ev3230_sigterm_drain,
+            self.ev3255_far_behind_leader,
+            self.ev3230_hot_potato,
+            self.ev3230_failed_transfer,
+        ];
+        BUG_SWITCHES
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|((name, _), _)| *name)
+            .collect()
+    }
+
+    /// The election loop's store-lag branch as the switches set it (the
+    /// oldest behaviour wins when several are on).
+    pub fn store_lag_policy(&self) -> StoreLagPolicy {
+        if self.ev3255_far_behind_leader {
+            StoreLagPolicy::Ignore
+        } else if self.ev3230_failed_transfer {
+            StoreLagPolicy::AbdicateLogFailure
+        } else if self.ev3230_hot_potato {
+            StoreLagPolicy::AbdicateAtOnce
+        } else {
+            StoreLagPolicy::WaitThenAbdicate
         }
-        if self.syncer_race {
-            on.push("syncer-race");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_switch_enables_and_is_named_back() {
+        for (name, _) in BUG_SWITCHES {
+            let mut bugs = Bugs::default();
+            bugs.enable(name).unwrap();
+            assert_eq!(bugs.names(), vec![*name]);
         }
-        on
+        assert!(Bugs::default().enable("nope").is_err());
     }
 }

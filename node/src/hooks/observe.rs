@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::block::Block;
+use crate::types::Topic;
 
 /// Where a node is in its start-up or work; the liveness checker quotes the
 /// last phase of a stuck node.
@@ -154,9 +155,11 @@ pub enum Event {
     WorkerStopped {
         role: WorkerRole,
     },
-    /// A sync service began its start sequence.
+    /// A sync service finished its start (`Start` or
+    /// `StartForPublishing` returned without error).
     ServiceStarted {
         service: u64,
+        topic: Topic,
     },
     /// The producer signed the block at `height` and proposes it to raft.
     BlockProposed {
@@ -269,7 +272,9 @@ pub enum StartedBy {
     StartPath,
     /// The producer's first `WriteToStoreAndBroadcast`.
     ProducerPath,
-    /// The follower worker, once the service's start returned.
+    /// A third path the model once had (the follower worker); the Go node
+    /// has none, and the node no longer takes it. Kept so the syncer
+    /// checker's tests can build such a trace.
     FollowerWorker,
 }
 

@@ -365,7 +365,13 @@ mod tests {
         );
         assert_eq!(c.classify(1, &vote(2, true)), None);
         assert_eq!(
-            c.classify(1, &Event::ServiceStarted { service: 4 }),
+            c.classify(
+                1,
+                &Event::ServiceStarted {
+                    service: 4,
+                    topic: node::types::Topic::Header
+                }
+            ),
             Some(TriggerName::SyncStarted)
         );
         assert_eq!(c.classify(1, &Event::BecameLeader { term: 3 }), None);

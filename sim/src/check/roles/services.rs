@@ -11,24 +11,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use node::hooks::observe::{Event, WorkerRole};
+use node::types::Topic;
 
 use super::secs;
 use crate::check::{Checker, DiskWord, Property, Violation};
 use crate::trace::{Record, What};
 
-/// The kind of a sync service. Today the node runs one combined sync
-/// service per worker, so there is one kind. When it gets separate header
-/// and data services (as the Go node has), give this enum a variant per
-/// kind and derive it in [`kind`] from what the event says: the check then
-/// becomes "at most one live service per kind" with no other change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    Sync,
-}
-
-fn kind(_service: u64) -> Kind {
-    Kind::Sync
-}
+/// The kind of a sync service: its gossip topic (header or data).
+type Kind = Topic;
 
 /// What the checker knows of one node's current incarnation.
 #[derive(Clone, Debug, Default)]
@@ -59,9 +49,9 @@ impl Checker for ServicesCheck {
             return None;
         }
         match event {
-            Event::ServiceStarted { service } => {
+            Event::ServiceStarted { service, topic } => {
                 self.exercised.insert(Property::OneServiceSet);
-                let k = kind(*service);
+                let k = *topic;
                 let others: Vec<String> = node
                     .live
                     .iter()
@@ -148,7 +138,16 @@ mod tests {
     use super::*;
 
     fn start(service: u64) -> Event {
-        Event::ServiceStarted { service }
+        Event::ServiceStarted {
+            service,
+            topic: Topic::Header,
+        }
+    }
+    fn start_data(service: u64) -> Event {
+        Event::ServiceStarted {
+            service,
+            topic: Topic::Data,
+        }
     }
     fn stop(service: u64) -> Event {
         Event::ServiceStopped { service }
@@ -170,6 +169,8 @@ mod tests {
             ev(300, 1, worker_stopped(Follower)),
             ev(400, 1, worker(Leader)),
             ev(410, 1, start(2)),
+            ev(410, 1, start_data(3)), // one header and one data service
+            ev(500, 1, stop(3)),
             ev(500, 1, stop(2)),
             ev(500, 1, worker_stopped(Leader)),
         ];
@@ -188,7 +189,7 @@ mod tests {
         assert_eq!(p, Property::OneServiceSet);
         assert!(
             d.starts_with(
-                "n1 started Sync service 2 at 0.200 s while service 1 (started at 0.100 s)"
+                "n1 started Header service 2 at 0.200 s while service 1 (started at 0.100 s)"
             ),
             "{d}"
         );

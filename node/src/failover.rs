@@ -1,0 +1,179 @@
+//! One worker of the election loop (`node/failover.go:failoverState`),
+//! built fresh for each role (`setupFailoverState`): its own header and
+//! data sync services, and the block components of its role (the leader's
+//! executor; the follower's block syncer).
+//!
+//! [`Worker::run`] follows `failoverState.Run`:
+//! 1. publisher mode, decided once: aggregator, raft leader, both sync
+//!    stores empty (the height-1 fix; off with `height1-deadlock`);
+//! 2. header and data services started concurrently (`syncWg`); an error
+//!    returns at once, with neither service stopped;
+//! 3. the block components run (`bc.Start`) until cancelled or a critical
+//!    error;
+//! 4. then, in the order of the Go defers: the components stop
+//!    (`bc.Stop`), the data service, the header service.
+//!
+//! Left out: the worker's RPC server (no client of it is modelled) and
+//! catch-up (`Config.Validate` forbids it with raft).
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::ctx::NodeCtx;
+use crate::hooks::chaos;
+use crate::hooks::observe::{Event, Phase, WorkerRole};
+use crate::producer;
+use crate::raft::RaftBlockState;
+use crate::sync::{Role, SyncService};
+use crate::syncer::Syncer;
+
+/// A worker's context: cancelled by the election loop.
+#[derive(Clone)]
+pub struct Cancel(Arc<watch::Sender<bool>>);
+
+impl Default for Cancel {
+    fn default() -> Self {
+        Cancel(Arc::new(watch::channel(false).0))
+    }
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+/// Why a worker's `Run` returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerExit {
+    /// `context.Canceled`: the election loop stopped it.
+    Canceled,
+    /// Any other error: the loop transfers leadership and exits.
+    Failed(String),
+}
+
+pub struct Worker {
+    pub role: WorkerRole,
+    header: Arc<SyncService>,
+    data: Arc<SyncService>,
+    /// The follower's block syncer (`Runnable.IsSynced` / `Recover`).
+    syncer: Option<Arc<Syncer>>,
+}
+
+impl Worker {
+    /// `setupFailoverState` for `role`.
+    pub fn new(ctx: &NodeCtx, role: WorkerRole) -> Worker {
+        let sync_role = match role {
+            WorkerRole::Leader => Role::Aggregator,
+            WorkerRole::Follower => Role::Follower,
+        };
+        let header = ctx.sync_service(crate::p2p::Topic::Header, sync_role);
+        let data = ctx.sync_service(crate::p2p::Topic::Data, sync_role);
+        let syncer = (role == WorkerRole::Follower).then(|| {
+            Syncer::new(
+                ctx.store.clone(),
+                Arc::clone(&ctx.raft),
+                header.store().clone(),
+                data.store().clone(),
+                ctx.reporter.clone(),
+            )
+        });
+        Worker {
+            role,
+            header,
+            data,
+            syncer,
+        }
+    }
+
+    /// `Runnable.IsSynced` (the follower's `Syncer.IsSyncedWithRaft`).
+    pub fn is_synced(&self, raft: &RaftBlockState) -> Result<i64, String> {
+        match &self.syncer {
+            Some(s) => s.is_synced_with_raft(raft),
+            None => Ok(0),
+        }
+    }
+
+    /// `Runnable.Recover` (the follower's `Syncer.RecoverFromRaft`).
+    pub fn recover(&self, raft: &RaftBlockState) -> Result<(), String> {
+        match &self.syncer {
+            Some(s) => s.recover_from_raft(raft),
+            None => Ok(()),
+        }
+    }
+
+    /// `failoverState.Run` (see the module doc).
+    pub async fn run(&self, ctx: Arc<NodeCtx>, cancel: Cancel) -> WorkerExit {
+        ctx.reporter.event(Event::WorkerStarted { role: self.role });
+        let publisher_mode = self.role == WorkerRole::Leader
+            && !ctx.config.bugs.height1_deadlock
+            && ctx.raft.is_leader()
+            && self.header.store().height() == 0
+            && self.data.store().height() == 0;
+        chaos::pause(&ctx.reporter, "election.publisher_mode").await;
+        let starts = async {
+            if publisher_mode {
+                tokio::join!(
+                    self.header.start_for_publishing(),
+                    self.data.start_for_publishing()
+                )
+            } else {
+                tokio::join!(self.header.start(), self.data.start())
+            }
+        };
+        // A start cancelled or failed returns at once: neither service is
+        // stopped (`failoverState.Run`); what they left runs on until the
+        // process exits (here: nothing, the start's futures are dropped).
+        let started = tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            started = starts => Some(started),
+        };
+        let failed = match started {
+            None => Some(WorkerExit::Canceled),
+            Some((Err(e), _) | (_, Err(e))) => {
+                Some(WorkerExit::Failed(format!("sync service start: {}", e.0)))
+            }
+            Some(_) => None,
+        };
+        if let Some(exit) = failed {
+            ctx.reporter.event(Event::WorkerStopped { role: self.role });
+            return exit;
+        }
+        let exit = tokio::select! {
+            biased;
+            () = cancel.cancelled() => WorkerExit::Canceled,
+            exit = self.run_components(&ctx) => exit,
+        };
+        // `bc.Stop`, then the deferred service stops: data, then header.
+        if let Some(syncer) = &self.syncer {
+            syncer.stop();
+        }
+        self.data.stop().await;
+        self.header.stop().await;
+        ctx.reporter.event(Event::WorkerStopped { role: self.role });
+        exit
+    }
+
+    /// `bc.Start`: the executor (leader) or the block syncer (follower);
+    /// returns only with a critical error.
+    async fn run_components(&self, ctx: &NodeCtx) -> WorkerExit {
+        match &self.syncer {
+            None => match producer::run(ctx, &self.header, &self.data).await {
+                Ok(()) => WorkerExit::Canceled,
+                Err(e) => WorkerExit::Failed(e),
+            },
+            Some(syncer) => {
+                syncer.start();
+                ctx.reporter.phase(Phase::Following);
+                std::future::pending().await
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The follower's block syncer (`block/internal/syncing/syncer.go`), the
+//! one writer of the follower's store. Its inputs:
+//! - the raft retriever (`raft_retriever.go`): registers a channel of
+//!   capacity 100 as raft's apply callback; each applied block state is
+//!   piped as an event (the FSM drops what a full channel cannot take, and
+//!   applies made before the registration notify nobody);
+//! - the p2p worker (`p2p_handler.go:ProcessHeight`): waits until both
+//!   sync stores hold the next height, then pipes it;
+//! - (DA retrieval comes with the DA layer.)
+//!
+//! `PipeEvent` puts an event on `heightInCh` (capacity 100) or, when full,
+//! in the pending cache; `processHeightEvent` skips heights the store has,
+//! parks a height that is not the next one, and stores the next one if it
+//! chains onto the tip. A pending worker retries parked heights every 10 ms.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::block::Block;
+use crate::hooks::observe::{Event, Guard, Reporter};
+use crate::hooks::task;
+use crate::raft::node::ApplyMsg;
+use crate::raft::{RaftBlockState, RaftNode};
+use crate::store::{PutError, Store};
+use crate::sync::SyncStore;
+
+/// `raft_retriever.go`: the apply channel's capacity.
+pub const APPLY_CHANNEL_CAPACITY: usize = 100;
+/// `syncer.go`: `heightInCh`'s capacity.
+pub const HEIGHT_IN_CAPACITY: usize = 100;
+/// `syncer.go`: the pending worker's period.
+const PENDING_PERIOD: Duration = Duration::from_millis(10);
+/// How often the p2p worker looks at the sync stores for the next height.
+const P2P_POLL: Duration = Duration::from_millis(50);
+
+/// Where an event came from (only the report of a refusal depends on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Raft,
+    P2p,
+}
+
+pub struct Syncer {
+    store: Store,
+    raft: Arc<RaftNode>,
+    header: SyncStore,
+    data: SyncStore,
+    pending: Mutex<BTreeMap<u64, (Block, Source)>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    reporter: Reporter,
+}
+
+impl Syncer {
+    pub fn new(
+        store: Store,
+        raft: Arc<RaftNode>,
+        header: SyncStore,
+        data: SyncStore,
+        reporter: Reporter,
+    ) -> Arc<Syncer> {
+        Arc::new(Syncer {
+            store,
+            raft,
+            header,
+            data,
+            pending: Mutex::default(),
+            tasks: Mutex::default(),
+            reporter,
+        })
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (Block, Source)>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Syncer.Start`: the raft retriever, the p2p worker, the processing
+    /// loop and the pending worker.
+    pub fn start(self: &Arc<Self>) {
+        let (height_in, mut events) = mpsc::channel(HEIGHT_IN_CAPACITY);
+        let (apply_tx, mut applied) = mpsc::channel::<ApplyMsg>(APPLY_CHANNEL_CAPACITY);
+        self.raft.set_apply_callback(Some(apply_tx));
+        let mut tasks = Vec::new();
+        let (me, tx) = (Arc::clone(self), height_in.clone());
+        tasks.push(task::spawn("raft-retriever", &self.reporter, async move {
+            while let Some(msg) = applied.recv().await {
+                // `consumeRaftBlock`.
+                if let Some(block) = msg.state.block {
+                    me.pipe_event(&tx, block, Source::Raft);
+                }
+            }
+        }));
+        let (me, tx) = (Arc::clone(self), height_in);
+        tasks.push(task::spawn("p2p-worker", &self.reporter, async move {
+            loop {
+                // Every height both stores hold above the store, in order,
+                // again at every poll until stored: processing skips what
+                // the store has.
+                let next = me.store.height() + 1;
+                for height in next..next + HEIGHT_IN_CAPACITY as u64 {
+                    let Some(block) = me.both_sync_stores(height) else {
+                        break;
+                    };
+                    me.pipe_event(&tx, block, Source::P2p);
+                }
+                tokio::time::sleep(P2P_POLL).await;
+            }
+        }));
+        let me = Arc::clone(self);
+        tasks.push(task::spawn("syncer-process", &self.reporter, async move {
+            while let Some((block, source)) = events.recv().await {
+                me.process_height_event(block, source);
+            }
+        }));
+        let me = Arc::clone(self);
+        tasks.push(task::spawn("syncer-pending", &self.reporter, async move {
+            loop {
+                tokio::time::sleep(PENDING_PERIOD).await;
+                let next = me.store.height() + 1;
+                let parked = {
+                    let mut pending = me.pending();
+                    pending.retain(|h, _| *h >= next);
+                    pending.remove(&next)
+                };
+                if let Some((block, source)) = parked {
+                    me.process_height_event(block, source);
+                }
+            }
+        }));
+        *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+    }
+
+    /// The block at `height` if both sync stores hold it (and agree).
+    fn both_sync_stores(&self, height: u64) -> Option<Block> {
+        let header = self.header.get(height)?;
+        let data = self.data.get(height)?;
+        (header.hash == data.hash).then_some(header)
+    }
+
+    /// `PipeEvent`: `heightInCh`, or the pending cache when it is full.
+    fn pipe_event(&self, tx: &mpsc::Sender<(Block, Source)>, block: Block, source: Source) {
+        if let Err(mpsc::error::TrySendError::Full((block, source))) = tx.try_send((block, source))
+        {
+            self.pending().insert(block.height, (block, source));
+        }
+    }
+
+    /// `processHeightEvent` + `TrySyncNextBlock`.
+    fn process_height_event(&self, block: Block, source: Source) {
+        let stored = self.store.height();
+        if block.height <= stored {
+            return;
+        }
+        if block.height > stored + 1 {
+            self.pending().insert(block.height, (block, source));
+            return;
+        }
+        match self.store.put(&block) {
+            Ok(_) => {}
+            Err(e @ PutError::Conflict { .. }) => {
+                self.guard(Guard::StoreConflict, format!("{source:?} block: {e}"));
+                self.reporter
+                    .violation(format!("fork seen by the syncer: {e}"));
+            }
+            // The next height not chaining onto the tip: an invalid block,
+            // dropped (`TrySyncNextBlock`).
+            Err(e @ PutError::DoesNotExtend { .. }) => {
+                self.guard(Guard::StoreDoesNotExtend, format!("{source:?} block: {e}"));
+            }
+        }
+    }
+
+    fn guard(&self, guard: Guard, detail: String) {
+        self.reporter.event(Event::GuardFired { guard, detail });
+    }
+
+    /// `Syncer.Stop`: the raft retriever unregisters its channel
+    /// (`SetApplyCallback(nil)`, since `2d28b2096`), the workers stop.
+    pub fn stop(&self) {
+        self.raft.set_apply_callback(None);
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+    }
+
+    /// `Syncer.IsSyncedWithRaft`: local height minus raft height; an equal
+    /// height with another hash is an error.
+    pub fn is_synced_with_raft(&self, raft: &RaftBlockState) -> Result<i64, String> {
+        let local = self.store.height();
+        if local == raft.height && raft.height > 0 {
+            let hash = self.store.get(local).map_or(0, |b| b.hash);
+            if hash != raft.hash {
+                return Err(format!(
+                    "block {local}: local hash {hash:016x} differs from raft's {:016x}",
+                    raft.hash
+                ));
+            }
+        }
+        Ok(local as i64 - raft.height as i64)
+    }
+
+    /// `Syncer.RecoverFromRaft` (with `2106f04cb`): equal height → hash
+    /// check; raft one ahead → apply raft's block; local ahead → the local
+    /// block at raft's height must carry raft's hash; local behind by more
+    /// than one → nothing (success).
+    pub fn recover_from_raft(&self, raft: &RaftBlockState) -> Result<(), String> {
+        let local = self.store.height();
+        if raft.height == 0 || local + 1 < raft.height {
+            return Ok(());
+        }
+        if local + 1 == raft.height {
+            let Some(block) = &raft.block else {
+                return Err(format!("raft state at {} carries no block", raft.height));
+            };
+            return self
+                .store
+                .put(block)
+                .map(|_| ())
+                .map_err(|e| format!("applying raft block {}: {e}", raft.height));
+        }
+        match self.store.get(raft.height) {
+            Some(b) if b.hash == raft.hash => Ok(()),
+            Some(b) => Err(format!(
+                "divergence at {}: local hash {:016x}, raft {:016x}",
+                raft.height, b.hash, raft.hash
+            )),
+            None => Err(format!("no local block at raft height {}", raft.height)),
+        }
+    }
+}
