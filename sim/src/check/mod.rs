@@ -5,13 +5,16 @@
 //! - raft ([`raft`]): Election safety, One vote per term, Log matching,
 //!   Leader completeness, State machine safety, Raft state survives a crash;
 //! - blocks and storage: [`agreement`], [`height`] (Monotonic height),
-//!   [`durability`], [`synced_durable`], [`consistent_restart`];
+//!   [`durability`], [`synced_durable`], [`consistent_restart`], and
+//!   [`double_signing`] (No double signing: raft's applies and gossip);
 //! - the node's own word: [`node_report`] (its invariants and panics), and
 //!   its guards ([`roles`]`::guards`);
 //! - roles, workers and services ([`roles`]), and the syncers ([`syncer`]);
 //! - connectivity and delivery ([`p2p`]);
-//! - liveness, at the end ([`liveness`]). [`view`] is what the checkers know
-//!   of each node; [`disk`] the runner's word on a node's disk.
+//! - liveness as it happens ([`stall`]: Production stall; [`settles`]:
+//!   Leadership settles), and at the end ([`liveness`]). [`view`] is what
+//!   the checkers know of each node; [`disk`] the runner's word on a node's
+//!   disk; [`network`] what the fault notes say of the network.
 //!
 //! A new property is a file implementing [`Checker`], registered in its
 //! layer's `checkers()`, plus its [`Property`] name. Each checker says which
@@ -25,11 +28,15 @@ pub mod consistent_restart;
 #[cfg(feature = "sim")]
 pub mod disk;
 #[cfg(feature = "sim")]
+pub mod double_signing;
+#[cfg(feature = "sim")]
 pub mod durability;
 #[cfg(feature = "sim")]
 pub mod height;
 #[cfg(feature = "sim")]
 pub mod liveness;
+#[cfg(feature = "sim")]
+pub mod network;
 #[cfg(feature = "sim")]
 pub mod node_report;
 #[cfg(feature = "sim")]
@@ -39,6 +46,10 @@ mod property;
 pub mod raft;
 #[cfg(feature = "sim")]
 pub mod roles;
+#[cfg(feature = "sim")]
+pub mod settles;
+#[cfg(feature = "sim")]
+pub mod stall;
 #[cfg(feature = "sim")]
 pub mod synced_durable;
 #[cfg(feature = "sim")]
@@ -82,6 +93,15 @@ impl Violation {
     pub fn safety(property: Property, detail: String) -> Violation {
         Violation::Safety { property, detail }
     }
+
+    /// A liveness property found broken as it happens (exit 11, like the
+    /// end-of-run liveness check); the detail starts with its name.
+    pub fn liveness(property: Property, detail: String) -> Violation {
+        debug_assert!(property.is_liveness(), "{property} is a safety property");
+        Violation::Liveness {
+            detail: format!("{property}: {detail}"),
+        }
+    }
 }
 
 #[cfg(feature = "sim")]
@@ -102,6 +122,13 @@ pub struct Bounds {
     /// The base network loses messages: gossip (one try per block, as a
     /// pubsub publish) is best effort then, and not checked.
     pub lossy: bool,
+    /// How long the cluster's highest committed height may stay put while
+    /// a quorum is up and connected and no fault fires: everything the Go
+    /// node may legitimately spend before producing again.
+    pub stall: Duration,
+    /// A link whose latency a fault set to this or more counts as cut for
+    /// the stall check: raft cannot replicate over it.
+    pub slow_link: Duration,
 }
 
 #[cfg(feature = "sim")]
@@ -112,6 +139,8 @@ impl Default for Bounds {
             reconnect: Duration::from_secs(5),
             gossip: Duration::from_secs(2),
             lossy: false,
+            stall: Duration::from_secs(30),
+            slow_link: Duration::from_millis(50),
         }
     }
 }
@@ -154,7 +183,8 @@ pub struct Checks {
     checkers: Vec<Box<dyn Checker>>,
     /// Properties of the checkers above that had something to check.
     exercised: BTreeSet<Property>,
-    /// The first safety or panic violation; later ones are consequences.
+    /// The first violation (safety, panic, or a liveness property found as
+    /// it happens); later ones are consequences.
     violation: Option<Violation>,
     violation_at: Option<Duration>,
 }
@@ -172,7 +202,10 @@ impl Checks {
         checkers.push(Box::new(
             consistent_restart::ConsistentRestartCheck::default(),
         ));
+        checkers.push(Box::new(double_signing::DoubleSigningCheck::default()));
         checkers.extend(p2p::checkers(nodes, bounds));
+        checkers.push(Box::new(stall::StallCheck::new(nodes, bounds)));
+        checkers.push(Box::new(settles::SettlesCheck::default()));
         Checks {
             view: view::ClusterView::new(nodes),
             agreement: agreement::AgreementCheck::default(),

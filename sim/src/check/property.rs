@@ -1,9 +1,12 @@
-//! The names of the safety properties: what verdicts, summaries, artefacts
-//! and the sweep's table call them.
+//! The names of the properties: what verdicts, summaries, artefacts and
+//! the sweep's table call them.
 
 use std::fmt;
 
-/// Every safety property, by name, grouped by layer (README lists them).
+/// Every named property, grouped by layer (README lists them). All but
+/// the liveness ones ([`Property::is_liveness`]) report a safety violation
+/// (exit 10); those report a liveness violation (exit 11), as the
+/// end-of-run liveness check does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Property {
     // Raft (the Raft paper's Figure 3, and what it rests on).
@@ -19,6 +22,7 @@ pub enum Property {
     Durability,
     SyncedBlocksSurvive,
     ConsistentRestart,
+    NoDoubleSigning,
     // The node's own word.
     NodeInvariant,
     GuardFired,
@@ -34,10 +38,13 @@ pub enum Property {
     // Connectivity and delivery.
     PeersReconnect,
     GossipDelivery,
+    // Liveness, as it happens.
+    ProductionStall,
+    LeadershipSettles,
 }
 
 impl Property {
-    pub const ALL: [Property; 23] = [
+    pub const ALL: [Property; 26] = [
         Property::ElectionSafety,
         Property::OneVotePerTerm,
         Property::LogMatching,
@@ -49,6 +56,7 @@ impl Property {
         Property::Durability,
         Property::SyncedBlocksSurvive,
         Property::ConsistentRestart,
+        Property::NoDoubleSigning,
         Property::NodeInvariant,
         Property::GuardFired,
         Property::LeaderWorkWhileLeading,
@@ -61,6 +69,8 @@ impl Property {
         Property::SyncerOnInitialisedStore,
         Property::PeersReconnect,
         Property::GossipDelivery,
+        Property::ProductionStall,
+        Property::LeadershipSettles,
     ];
 
     /// The name verdicts, summaries and artefacts use.
@@ -77,6 +87,7 @@ impl Property {
             Property::Durability => "Durability",
             Property::SyncedBlocksSurvive => "Synced blocks survive a crash",
             Property::ConsistentRestart => "Consistent restart",
+            Property::NoDoubleSigning => "No double signing",
             Property::NodeInvariant => "Node invariant",
             Property::GuardFired => "Guard fired",
             Property::LeaderWorkWhileLeading => "Leader work only while leading",
@@ -89,7 +100,17 @@ impl Property {
             Property::SyncerOnInitialisedStore => "Syncer on initialised store",
             Property::PeersReconnect => "Peers reconnect",
             Property::GossipDelivery => "Gossip delivery",
+            Property::ProductionStall => "Production stall",
+            Property::LeadershipSettles => "Leadership settles",
         }
+    }
+
+    /// Reported as a liveness violation (exit 11), not a safety one.
+    pub fn is_liveness(self) -> bool {
+        matches!(
+            self,
+            Property::ProductionStall | Property::LeadershipSettles
+        )
     }
 
     pub fn from_name(name: &str) -> Option<Property> {

@@ -100,11 +100,41 @@ pub fn bounds(s: &Scenario) -> Bounds {
     let peers = s.cluster.nodes.saturating_sub(1).max(1);
     let gossip =
         t.block_time + t.exchange_timeout + peers * 4 * latency + Duration::from_millis(500);
+    // Production stall (`check::stall`), counted from the last fault with a
+    // quorum up and connected: the whole chain the Go node may go through
+    // before a block commits again (reference §3-§5), each step at its
+    // bound, in a row, plus half again:
+    // - the leader is lost: a follower's timer runs out within 2 x the
+    //   heartbeat timeout, then up to three candidate rounds (split votes),
+    //   each within 2 x the election timeout;
+    let elect = 2 * t.raft_heartbeat_timeout + 3 * 2 * t.raft_election_timeout;
+    // - the winner's landed wait (send timeout), a leader-id tick, the
+    //   block-store sync wait (ShutdownTimeout = 5 x send timeout), then a
+    //   leadership transfer, bounded by the election timeout;
+    let abdicate = t.send_timeout + t.leader_poll + t.shutdown_timeout() + t.raft_election_timeout;
+    // - the transfer fails, so the node exits (§10 item 10's fix): the
+    //   supervisor restarts it and the cluster elects again;
+    let exit = Duration::from_millis(s.cluster.supervisor_restart_ms) + elect;
+    // - the new leader's sync services: p2p init up to its timeout, then
+    //   its last round of requests (one exchange timeout per peer, asked in
+    //   turn);
+    let p2p_init = t.p2p_init_timeout + peers * t.exchange_timeout;
+    // - a block time, and the block's replication (4 one-way delays).
+    let produce = t.block_time + 4 * latency;
+    let chain = elect + abdicate + exit + p2p_init + produce;
+    // openraft times an AppendEntries out after one heartbeat interval
+    // (a tenth of the heartbeat timeout, `node::raft`): a link whose round
+    // trip reaches it cannot replicate, and the stall check counts it as
+    // cut (never one within the scenario's own latency range).
+    let slow_link =
+        (t.raft_heartbeat_timeout / 20).max(Duration::from_millis(s.network.latency_ms[1] + 1));
     Bounds {
         role_grace,
         reconnect,
         gossip,
         lossy: s.network.loss > 0.0,
+        stall: chain + chain / 2,
+        slow_link,
     }
 }
 

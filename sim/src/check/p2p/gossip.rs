@@ -198,6 +198,7 @@ mod tests {
             reconnect: Duration::from_secs(5),
             gossip: Duration::from_secs(2),
             lossy: false,
+            ..Bounds::default()
         };
         let mut all = vec![Step::Open(10_000)];
         all.extend(steps);

@@ -43,7 +43,7 @@ pub(crate) mod script {
     use node::hooks::observe::{Event, WorkerRole};
 
     use crate::check::{Checker, DiskWord, Property, Violation};
-    use crate::trace::{Record, What};
+    use crate::trace::{Act, Note, Record, What};
 
     /// One step of a hand-built run (times in milliseconds).
     pub enum Step {
@@ -53,6 +53,8 @@ pub(crate) mod script {
         /// The node restarts from this disk.
         UpFrom(u64, u64, DiskWord),
         Open(u64),
+        /// A harness fault note: (at, kind, text), as the runner writes it.
+        Fault(u64, &'static str, String),
     }
 
     pub fn ev(at_ms: u64, node: u64, e: Event) -> Step {
@@ -96,6 +98,17 @@ pub(crate) mod script {
                     c.open_liveness(ms(at));
                     None
                 }
+                Step::Fault(at, kind, text) => c.observe(&Record {
+                    at: ms(at),
+                    node: 0,
+                    what: What::Harness(Note {
+                        text,
+                        act: Act::Fault {
+                            kind,
+                            nodes: Vec::new(),
+                        },
+                    }),
+                }),
             };
             if found.is_some() {
                 return found;
