@@ -96,8 +96,205 @@ fn bad_ranges_are_refused() {
     assert!(e.contains("network.latency_ms"), "{e}");
     let e = error_of("duration_s = 20\n[network]\nloss = 1.5\n");
     assert!(e.contains("network.loss"), "{e}");
-    let e = error_of("duration_s = 20\n[cluster]\nelection_timeout_ms = [50, 40]\n");
-    assert!(e.contains("cluster.election_timeout_ms"), "{e}");
+    let e = error_of("duration_s = 20\n[cluster]\nelection_timeout_ms = 500\n");
+    assert!(
+        e.contains("cluster.election_timeout_ms") && e.contains("cluster.heartbeat_timeout_ms"),
+        "{e}"
+    );
+}
+
+/// `[cluster]` with these lines.
+fn cluster(lines: &str) -> String {
+    format!("duration_s = 20\n[cluster]\n{lines}")
+}
+
+#[test]
+fn the_raft_timings_default_to_the_go_e2e_values_and_load_by_their_go_names() {
+    let c = Scenario::parse(GOOD).expect("valid").cluster;
+    assert_eq!(
+        (
+            c.heartbeat_timeout_ms,
+            c.election_timeout_ms,
+            c.leader_lease_timeout_ms,
+            c.send_timeout_ms,
+            c.snapshot_threshold,
+            c.trailing_logs,
+            c.block_time_ms,
+        ),
+        (1000, 1000, 500, 100, 500, 200, 100)
+    );
+    let c = Scenario::parse(&cluster(
+        "heartbeat_timeout_ms = 350\nelection_timeout_ms = 1000\nleader_lease_timeout_ms = 175\n\
+         send_timeout_ms = 200\nsnapshot_threshold = 50\ntrailing_logs = 20\n",
+    ))
+    .expect("the Go defaults are valid")
+    .cluster;
+    assert_eq!(
+        (
+            c.heartbeat_timeout_ms,
+            c.election_timeout_ms,
+            c.leader_lease_timeout_ms,
+            c.snapshot_threshold,
+            c.trailing_logs
+        ),
+        (350, 1000, 175, 50, 20)
+    );
+    // Equal timeouts are allowed (lease <= heartbeat <= election).
+    Scenario::parse(&cluster(
+        "heartbeat_timeout_ms = 500\nelection_timeout_ms = 500\nleader_lease_timeout_ms = 500\n",
+    ))
+    .expect("equal timeouts are valid");
+}
+
+#[test]
+fn a_retired_timing_key_names_the_key_that_replaced_it() {
+    let e = error_of(&cluster("raft_heartbeat_ms = 100\n"));
+    assert!(
+        e.contains("cluster.raft_heartbeat_ms")
+            && e.contains("heartbeat_timeout_ms")
+            && e.contains("line 3"),
+        "{e}"
+    );
+    let e = error_of(&cluster("election_timeout_ms = [1000, 2000]\n"));
+    assert!(
+        e.contains("cluster.election_timeout_ms")
+            && e.contains("heartbeat_timeout_ms = 1000")
+            && e.contains("line 3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_timing_of_the_wrong_type_is_named_with_its_line() {
+    for (line, field) in [
+        ("heartbeat_timeout_ms = \"fast\"\n", "heartbeat_timeout_ms"),
+        ("election_timeout_ms = \"x\"\n", "election_timeout_ms"),
+        ("election_timeout_ms = -5\n", "election_timeout_ms"),
+        ("leader_lease_timeout_ms = 1.5\n", "leader_lease_timeout_ms"),
+        ("snapshot_threshold = -1\n", "snapshot_threshold"),
+        ("trailing_logs = true\n", "trailing_logs"),
+    ] {
+        let e = error_of(&cluster(line));
+        assert!(e.contains("line 3") && e.contains(field), "{line}: {e}");
+    }
+}
+
+/// hashicorp/raft `ValidateConfig`: HeartbeatTimeout, ElectionTimeout and
+/// LeaderLeaseTimeout at least 5 ms, lease <= heartbeat <= election; and
+/// what the node and ev-node need besides.
+#[test]
+fn invalid_timing_relations_are_refused_naming_the_fields() {
+    for (lines, names) in [
+        (
+            "heartbeat_timeout_ms = 4\nleader_lease_timeout_ms = 4\n",
+            &["cluster.heartbeat_timeout_ms", "HeartbeatTimeout", "5 ms"][..],
+        ),
+        (
+            "election_timeout_ms = 4\n",
+            &["cluster.election_timeout_ms", "ElectionTimeout"][..],
+        ),
+        (
+            "leader_lease_timeout_ms = 3\n",
+            &["cluster.leader_lease_timeout_ms", "LeaderLeaseTimeout"][..],
+        ),
+        (
+            "heartbeat_timeout_ms = 1000\nleader_lease_timeout_ms = 1001\n",
+            &[
+                "cluster.leader_lease_timeout_ms = 1001",
+                "cluster.heartbeat_timeout_ms = 1000",
+            ][..],
+        ),
+        (
+            "heartbeat_timeout_ms = 1500\nelection_timeout_ms = 1000\n",
+            &[
+                "cluster.election_timeout_ms = 1000",
+                "cluster.heartbeat_timeout_ms = 1500",
+            ][..],
+        ),
+        (
+            "heartbeat_timeout_ms = 8\nleader_lease_timeout_ms = 5\n",
+            &["cluster.heartbeat_timeout_ms = 8", "tenth"][..],
+        ),
+        (
+            "snapshot_threshold = 0\n",
+            &["cluster.snapshot_threshold"][..],
+        ),
+        ("trailing_logs = 0\n", &["cluster.trailing_logs"][..]),
+        ("send_timeout_ms = 0\n", &["cluster.send_timeout_ms"][..]),
+    ] {
+        let e = error_of(&cluster(lines));
+        for name in names {
+            assert!(e.contains(name), "{lines}: `{name}` not in: {e}");
+        }
+    }
+}
+
+/// One timed fault of `kind` with these field lines, in a 3-node run of 20 s.
+fn fault(at_s: f64, kind: &str, lines: &str) -> String {
+    format!("duration_s = 20\n[[fault]]\nat_s = {at_s}\nkind = \"{kind}\"\n{lines}")
+}
+
+#[test]
+fn stop_and_all_load_where_they_belong() {
+    for kind in ["crash", "stop", "restart"] {
+        let s = Scenario::parse(&fault(5.0, kind, "node = \"all\"\n"))
+            .unwrap_or_else(|e| panic!("{kind} all: {e}"));
+        assert_eq!(s.faults.len(), 1);
+    }
+    Scenario::parse(&fault(5.0, "stop", "node = \"leader\"\nfor_s = 2\n")).expect("stop undoes");
+    Scenario::parse(&fault(5.0, "restart", "node = \"stopped\"\n")).expect("stopped names");
+}
+
+#[test]
+fn a_stop_of_an_unknown_node_or_past_the_end_is_refused() {
+    let e = error_of(&fault(5.0, "stop", "node = \"n7\"\n"));
+    assert!(
+        e.contains("fault[0].node") && e.contains("n7") && e.contains("`all`"),
+        "{e}"
+    );
+    let e = error_of(&fault(25.0, "stop", "node = \"n1\"\n"));
+    assert!(
+        e.contains("fault[0].at_s") && e.contains("end of the run"),
+        "{e}"
+    );
+    let e = error_of(&fault(5.0, "stop", ""));
+    assert!(e.contains("node") && e.contains("line"), "{e}");
+    let e = error_of(&fault(5.0, "stop", "node = 3\n"));
+    assert!(e.contains("line") && e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn all_is_refused_where_a_fault_does_not_act_on_every_node() {
+    for (kind, lines, field) in [
+        ("fresh_start", "node = \"all\"\n", "fault[0].node"),
+        ("partition", "a = [\"all\"]\nb = [\"n1\"]\n", "fault[0].a"),
+        (
+            "partition_oneway",
+            "from = [\"n1\"]\nto = [\"all\"]\n",
+            "fault[0].to",
+        ),
+        (
+            "link_latency",
+            "a = \"all\"\nb = \"n2\"\nlatency_ms = 30\n",
+            "fault[0].a",
+        ),
+        (
+            "delay_connect",
+            "node = \"n1\"\npeer = \"all\"\ndelay_ms = 300\n",
+            "fault[0].peer",
+        ),
+    ] {
+        let e = error_of(&fault(5.0, kind, lines));
+        assert!(
+            e.contains(field) && e.contains("`all`") && e.contains(kind),
+            "{kind}: {e}"
+        );
+    }
+    // A triggered crash of `all` is fine; `event` stays a triggered fault's.
+    Scenario::parse(
+        "duration_s = 40\n[[fault]]\nkind = \"crash\"\nnode = \"all\"\non = \"became_leader\"\nbefore_s = 10\nfor_s = 2\n",
+    )
+    .expect("valid");
 }
 
 #[test]
@@ -258,6 +455,49 @@ mod cli {
             "{stderr}"
         );
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Writes `text` to a scenario file, runs it, and returns its stderr
+    /// after checking it exits 2 naming the file.
+    fn refused(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("sim-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = sim(&["run", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("{name}.toml")), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        std::fs::remove_dir_all(&dir).ok();
+        stderr
+    }
+
+    #[test]
+    fn old_timing_keys_and_bad_timings_exit_2_naming_the_file_and_field() {
+        let e = refused(
+            "old-keys",
+            "duration_s = 20\n[cluster]\nraft_heartbeat_ms = 100\nelection_timeout_ms = [1000, 2000]\n",
+        );
+        assert!(
+            e.contains("cluster.raft_heartbeat_ms") && e.contains("heartbeat_timeout_ms"),
+            "{e}"
+        );
+        let e = refused(
+            "lease",
+            "duration_s = 20\n[cluster]\nheartbeat_timeout_ms = 300\nleader_lease_timeout_ms = 400\n",
+        );
+        assert!(e.contains("cluster.leader_lease_timeout_ms"), "{e}");
+        let e = refused(
+            "all-fresh",
+            "duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"fresh_start\"\nnode = \"all\"\n",
+        );
+        assert!(e.contains("fault[0].node") && e.contains("`all`"), "{e}");
+        let e = refused(
+            "stop-n9",
+            "duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"stop\"\nnode = \"n9\"\n",
+        );
+        assert!(e.contains("fault[0].node") && e.contains("n9"), "{e}");
     }
 
     #[test]

@@ -48,6 +48,8 @@ struct InForce {
     partitions: Vec<(String, Duration)>,
     /// Node -> why it is down and since when.
     down: BTreeMap<u64, (String, Duration)>,
+    /// Node -> when it was sent SIGTERM, while its process still runs.
+    stopping: BTreeMap<u64, Duration>,
     /// Node -> when its disk was wiped (a fresh start).
     wiped: BTreeMap<u64, Duration>,
     /// The loss rate note, if loss is on.
@@ -67,12 +69,23 @@ impl InForce {
                     "heal" => self.partitions.clear(),
                     "crash" => {
                         for n in nodes {
+                            self.stopping.remove(n);
                             self.down.insert(*n, ("crashed".to_string(), r.at));
+                        }
+                    }
+                    // Up until it exits (its `Exit` then says why), or
+                    // down already and kept down.
+                    "stop" => {
+                        for n in nodes {
+                            if !self.down.contains_key(n) {
+                                self.stopping.insert(*n, r.at);
+                            }
                         }
                     }
                     "restart" | "fresh_start" => {
                         for n in nodes {
                             self.down.remove(n);
+                            self.stopping.remove(n);
                             if *kind == "fresh_start" {
                                 self.wiped.insert(*n, r.at);
                             }
@@ -94,8 +107,11 @@ impl InForce {
                 Act::Skipped { .. } => {}
             },
             What::Node(Event::Exit { reason }) => {
-                self.down
-                    .insert(r.node, (format!("exited: {reason}"), r.at));
+                let why = match self.stopping.remove(&r.node) {
+                    Some(at) => format!("exited: {reason} (SIGTERM at {})", secs(at)),
+                    None => format!("exited: {reason}"),
+                };
+                self.down.insert(r.node, (why, r.at));
             }
             What::Node(_) => {}
         }
@@ -108,6 +124,12 @@ impl InForce {
         }
         for (n, (why, since)) in &self.down {
             parts.push(format!("n{n} down, {why} (since {})", secs(*since)));
+        }
+        for (n, since) in &self.stopping {
+            parts.push(format!(
+                "n{n} stopping after SIGTERM (since {})",
+                secs(*since)
+            ));
         }
         for (n, at) in &self.wiped {
             parts.push(format!("n{n} started on a wiped disk at {}", secs(*at)));
@@ -219,5 +241,38 @@ mod tests {
         assert!(at_2500[2].contains("last events of n1"), "{at_2500:?}");
         let at_3500 = lines(&records, Duration::from_millis(3500), "x");
         assert!(!at_3500[0].contains("partition"), "healed: {at_3500:?}");
+    }
+
+    #[test]
+    fn a_stopped_node_is_stopping_until_it_exits_then_down() {
+        let mut records = vec![fault(
+            2000,
+            "stop",
+            "stop all (n1, n2) (SIGTERM)",
+            vec![1, 2],
+        )];
+        records.push(Record {
+            at: Duration::from_millis(2300),
+            node: 2,
+            what: What::Node(Event::Exit {
+                reason: "stopped (SIGTERM)".to_string(),
+            }),
+        });
+        let at_2100 = lines(&records, Duration::from_millis(2100), "x");
+        assert!(
+            at_2100[0].contains("n1 stopping after SIGTERM (since 2.00 s)")
+                && at_2100[0].contains("n2 stopping after SIGTERM (since 2.00 s)"),
+            "{at_2100:?}"
+        );
+        let at_2400 = lines(&records, Duration::from_millis(2400), "x");
+        assert!(
+            at_2400[0]
+                .contains("n2 down, exited: stopped (SIGTERM) (SIGTERM at 2.00 s) (since 2.30 s)")
+                && at_2400[0].contains("n1 stopping"),
+            "{at_2400:?}"
+        );
+        records.push(fault(3000, "restart", "restart n1, n2", vec![1, 2]));
+        let at_3100 = lines(&records, Duration::from_millis(3100), "x");
+        assert!(at_3100[0].ends_with(": none"), "{at_3100:?}");
     }
 }

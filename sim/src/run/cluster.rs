@@ -1,16 +1,17 @@
 //! The simulated cluster: one turmoil host per node, what outlives a
-//! node's crash (its disk and its fault table), and the supervisor that
-//! restarts a node that exited by itself, as a process manager would.
+//! node's crash (its disk and its fault table), each process
+//! incarnation's SIGTERM, and the supervisor that restarts a node that
+//! exited by itself, as a process manager would.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
 use node::hooks::bugs::Bugs;
 use node::hooks::faults::Faults;
 use node::hooks::observe::Observer;
 use node::store::DiskHandle;
-use node::{NodeConfig, PeerConfig, Timing};
+use node::{NodeConfig, PeerConfig, StopSignal, Timing};
 use rand::Rng;
 
 use super::seeds::RunSeeds;
@@ -26,6 +27,9 @@ struct SimNode {
     name: String,
     disk: DiskHandle,
     faults: Faults,
+    /// The SIGTERM of the process incarnation running now: a fresh one
+    /// before every (re)start, which the host picks up when it starts.
+    stop: Arc<Mutex<StopSignal>>,
 }
 
 pub struct Cluster<'a> {
@@ -36,6 +40,8 @@ pub struct Cluster<'a> {
     /// Nodes that exited by themselves, and when the supervisor restarts them.
     supervisor: Vec<(Duration, u64)>,
     supervisor_delay: Duration,
+    /// Nodes sent SIGTERM whose process still runs, with when it was sent.
+    stopping: BTreeMap<u64, Duration>,
 }
 
 fn timing(s: &Scenario) -> Timing {
@@ -43,9 +49,12 @@ fn timing(s: &Scenario) -> Timing {
     let ms = Duration::from_millis;
     Timing {
         block_time: ms(c.block_time_ms),
-        raft_heartbeat_timeout: ms(c.election_timeout_ms[0]),
-        raft_election_timeout: ms(c.election_timeout_ms[0]),
+        raft_heartbeat_timeout: ms(c.heartbeat_timeout_ms),
+        raft_election_timeout: ms(c.election_timeout_ms),
+        raft_leader_lease_timeout: ms(c.leader_lease_timeout_ms),
         send_timeout: ms(c.send_timeout_ms),
+        snapshot_threshold: c.snapshot_threshold,
+        trailing_logs: c.trailing_logs,
         store_sync_interval: ms(c.store_sync_ms),
         p2p_init_timeout: ms(c.p2p_init_timeout_ms),
         ..Timing::default()
@@ -171,6 +180,7 @@ impl Cluster<'_> {
                 name,
                 disk: DiskHandle::in_memory(),
                 faults: Faults::default(),
+                stop: Arc::new(Mutex::new(StopSignal::default())),
             })
             .collect();
         let [cd_lo, cd_hi] = scenario.network.connect_delay_ms;
@@ -199,8 +209,9 @@ impl Cluster<'_> {
                 bugs,
                 seed: 0,
             };
-            let (disk, faults) = (node.disk.clone(), node.faults.clone());
+            let (disk, faults, stop) = (node.disk.clone(), node.faults.clone(), node.stop.clone());
             let observer: Arc<dyn Observer> = recorder.clone();
+            // Called at every (re)start: it takes the incarnation's SIGTERM.
             sim.host(node.name.as_str(), move || {
                 let (config, disk, faults, observer) = (
                     config.clone(),
@@ -208,9 +219,9 @@ impl Cluster<'_> {
                     faults.clone(),
                     observer.clone(),
                 );
+                let stop = stop.lock().unwrap_or_else(PoisonError::into_inner).clone();
                 async move {
-                    node::run_node(config, disk, faults, observer, node::StopSignal::default())
-                        .await;
+                    node::run_node(config, disk, faults, observer, stop).await;
                     Ok(())
                 }
             });
@@ -221,6 +232,7 @@ impl Cluster<'_> {
             held_down: BTreeSet::new(),
             supervisor: Vec::new(),
             supervisor_delay: Duration::from_millis(scenario.cluster.supervisor_restart_ms),
+            stopping: BTreeMap::new(),
         }
     }
 
@@ -251,7 +263,32 @@ impl Cluster<'_> {
             self.sim.crash(name.as_str());
         }
         self.supervisor.retain(|(_, n)| *n != id);
+        self.stopping.remove(&id);
         running
+    }
+
+    /// SIGTERM (sent at `now`) to the node's running process, which then
+    /// stops by itself; from now on the supervisor leaves the node down.
+    /// Returns false if no process ran (nothing to signal).
+    pub fn request_stop(&mut self, id: u64, now: Duration) -> bool {
+        self.hold_down(id);
+        self.supervisor.retain(|(_, n)| *n != id);
+        if !self.is_running(id) {
+            return false;
+        }
+        self.stopping.entry(id).or_insert(now);
+        self.node(id)
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .request();
+        true
+    }
+
+    /// When the node's running process was sent SIGTERM, if it was and
+    /// has not exited yet.
+    pub fn stopping_since(&self, id: u64) -> Option<Duration> {
+        self.stopping.get(&id).copied()
     }
 
     /// From now on the supervisor leaves the node down.
@@ -259,11 +296,15 @@ impl Cluster<'_> {
         self.held_down.insert(id);
     }
 
-    /// (Re)starts the node's host.
+    /// (Re)starts the node's host, as a new process incarnation with its
+    /// own SIGTERM.
     pub fn start(&mut self, id: u64) {
-        let name = self.node(id).name.clone();
+        let node = self.node(id);
+        *node.stop.lock().unwrap_or_else(PoisonError::into_inner) = StopSignal::default();
+        let name = node.name.clone();
         self.sim.bounce(name.as_str());
         self.held_down.remove(&id);
+        self.stopping.remove(&id);
     }
 
     pub fn wipe(&self, id: u64) {
@@ -277,6 +318,7 @@ impl Cluster<'_> {
     /// The node exited by itself at `at`: the supervisor restarts it
     /// later, unless a fault holds it down.
     pub fn exited(&mut self, id: u64, at: Duration) {
+        self.stopping.remove(&id);
         if !self.held_down.contains(&id) {
             self.supervisor.push((at + self.supervisor_delay, id));
         }

@@ -1,8 +1,14 @@
 //! How a scenario's faults reach the cluster: the runner's side of
-//! [`fault::Target`], the injector's own view of which node the names
-//! `leader`, `crashed` and `event` mean when a fault fires (from the
-//! trace, not from the checkers), the triggered faults watching the
-//! trace for their event ([`trigger`]), and the undos `for_s` plans.
+//! [`fault::Target`], the injector's own view of which nodes the names
+//! `leader`, `crashed`, `stopped`, `event` and `all` mean when a fault
+//! fires (from the trace, not from the checkers), the triggered faults
+//! watching the trace for their event ([`trigger`]), and the undos
+//! `for_s` plans.
+//!
+//! A `stop` sends the node's process SIGTERM; it stops by itself and the
+//! supervisor leaves it down. A `restart` of a node still stopping (its
+//! process has not exited yet) does what an operator's restart does: it
+//! kills the process first (kill -9), then starts it, and the trace says so.
 //!
 //! [`fault::Target`]: crate::scenario::fault::Target
 //! [`trigger`]: crate::scenario::trigger
@@ -24,9 +30,12 @@ use crate::trace::{Act, Note, Record, What};
 pub struct Injector {
     /// Nodes that became leader and have not lost it, with since when.
     leading_since: BTreeMap<u64, Duration>,
-    /// The node a `crash` fault without `for_s` took down last (the name
-    /// `crashed`).
-    last_crashed: Option<u64>,
+    /// The nodes the last `crash` fault without `for_s` took down (the
+    /// name `crashed`).
+    last_crashed: Vec<u64>,
+    /// The nodes the last `stop` fault without `for_s` stopped (the name
+    /// `stopped`).
+    last_stopped: Vec<u64>,
     /// The node of the trigger event while its fault is applied (the
     /// name `event`).
     event_node: Option<u64>,
@@ -130,15 +139,17 @@ impl Injector {
 impl Run<'_> {
     /// Applies `fault` now and notes it in the trace; `cause` is the
     /// trigger event it fires on, if any. With `for_s`, plans its undo;
-    /// a crash with `for_s` leaves the name `crashed` as it was (its own
-    /// undo restarts the node).
+    /// a crash or stop with `for_s` leaves the names `crashed` and
+    /// `stopped` as they were (its own undo restarts the nodes).
     pub(super) fn fire(&mut self, now: Duration, fault: &Fault, cause: Option<&Fired>) {
         self.injector.event_node = cause.map(|c| c.node);
-        let crashed_before = self.injector.last_crashed;
+        let crashed_before = self.injector.last_crashed.clone();
+        let stopped_before = self.injector.last_stopped.clone();
         let applied = fault.kind.apply(self);
         self.injector.event_node = None;
         if fault.for_s.is_some() {
             self.injector.last_crashed = crashed_before;
+            self.injector.last_stopped = stopped_before;
         }
         let kind = fault.kind.name();
         if let (Some(for_s), Some(undo), false) = (fault.for_s, &applied.undo, applied.skipped) {
@@ -207,30 +218,65 @@ impl Run<'_> {
 }
 
 impl Target for Run<'_> {
-    fn resolve(&self, name: &str) -> Option<u64> {
+    fn resolve_nodes(&self, name: &str) -> Vec<u64> {
         match name {
-            "leader" => self.injector.leader(),
-            "crashed" => self.injector.last_crashed,
-            "event" => self.injector.event_node,
+            crate::scenario::fault::ALL_NODES => (1..=self.cluster.node_count()).collect(),
+            "crashed" => self.injector.last_crashed.clone(),
+            "stopped" => self.injector.last_stopped.clone(),
+            "leader" => self.injector.leader().into_iter().collect(),
+            "event" => self.injector.event_node.into_iter().collect(),
             _ => name
                 .strip_prefix('n')
                 .and_then(|s| s.parse().ok())
-                .filter(|id| (1..=self.cluster.node_count()).contains(id)),
+                .filter(|id| (1..=self.cluster.node_count()).contains(id))
+                .into_iter()
+                .collect(),
         }
     }
 
-    fn crash(&mut self, id: u64) {
-        self.stop(id);
-        self.cluster.hold_down(id);
-        self.injector.last_crashed = Some(id);
+    fn crash(&mut self, ids: &[u64]) {
+        for id in ids {
+            self.kill(*id);
+            self.cluster.hold_down(*id);
+        }
+        self.injector.last_crashed = ids.to_vec();
     }
 
-    fn restart(&mut self, id: u64, wipe: bool) {
-        self.stop(id);
+    fn stop(&mut self, ids: &[u64]) -> Vec<String> {
+        let now = self.cluster.sim.elapsed();
+        let mut remarks = Vec::new();
+        for id in ids {
+            if let Some(since) = self.cluster.stopping_since(*id) {
+                remarks.push(format!(
+                    "n{id} already stopping since {:.3} s",
+                    since.as_secs_f64()
+                ));
+            }
+            if !self.cluster.request_stop(*id, now) {
+                remarks.push(format!("n{id} not running: kept down"));
+            }
+        }
+        self.injector.last_stopped = ids.to_vec();
+        remarks
+    }
+
+    fn restart(&mut self, id: u64, wipe: bool) -> Option<String> {
+        let remark = self.cluster.stopping_since(id).map(|since| {
+            format!(
+                "n{id} still stopping after SIGTERM at {:.3} s: killed first",
+                since.as_secs_f64()
+            )
+        });
+        self.kill(id);
         if wipe {
             self.cluster.wipe(id);
         }
         self.start(id);
+        remark
+    }
+
+    fn is_stopping(&self, id: u64) -> bool {
+        self.cluster.stopping_since(id).is_some()
     }
 
     fn set_connect_delay(&mut self, node: u64, peer: u64, delay: Duration) {
@@ -307,5 +353,176 @@ fn act(kind: &'static str, skipped: bool, nodes: Vec<u64>) -> Act {
         Act::Skipped { kind }
     } else {
         Act::Fault { kind, nodes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{run, RunReport, RunSpec};
+    use crate::scenario::Scenario;
+
+    /// Runs a 3-node scenario with these faults at seed 1, keeping the trace.
+    fn run_faults(duration_s: u32, faults: &str) -> RunReport {
+        let text = format!("duration_s = {duration_s}\ngrace_s = 6\n{faults}");
+        let scenario = Scenario::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let spec = RunSpec {
+            scenario,
+            seed: 1,
+            bugs: Vec::new(),
+            keep_trace: true,
+            progress: false,
+        };
+        run(&spec).expect("run starts")
+    }
+
+    fn notes(report: &RunReport) -> Vec<(f64, String)> {
+        report
+            .records
+            .iter()
+            .filter_map(|r| match &r.what {
+                What::Harness(n) => Some((r.at.as_secs_f64(), n.text.clone())),
+                What::Node(_) => None,
+            })
+            .collect()
+    }
+
+    fn events_of(report: &RunReport, node: u64, pred: impl Fn(&Event) -> bool) -> Vec<f64> {
+        report
+            .records
+            .iter()
+            .filter(|r| r.node == node && matches!(&r.what, What::Node(e) if pred(e)))
+            .map(|r| r.at.as_secs_f64())
+            .collect()
+    }
+
+    #[test]
+    fn a_stopped_node_stops_by_itself_and_stays_down_until_restarted() {
+        let report = run_faults(
+            24,
+            "[[fault]]\nat_s = 5\nkind = \"stop\"\nnode = \"n2\"\n\
+             [[fault]]\nat_s = 12\nkind = \"restart\"\nnode = \"stopped\"\n",
+        );
+        assert!(
+            report.violation.is_none(),
+            "{:?}",
+            crate::verdict::describe(report.violation.as_ref())
+        );
+        let notes = notes(&report);
+        assert!(
+            notes.contains(&(5.0, "stop n2 (SIGTERM)".to_string())),
+            "{notes:?}"
+        );
+        assert!(
+            notes.contains(&(12.0, "restart n2".to_string())),
+            "{notes:?}"
+        );
+        let stop = events_of(&report, 2, |e| matches!(e, Event::StopRequested));
+        assert_eq!(stop.len(), 1, "one SIGTERM, one request: {stop:?}");
+        let exits = events_of(
+            &report,
+            2,
+            |e| matches!(e, Event::Exit { reason } if reason.contains("SIGTERM")),
+        );
+        assert!(
+            exits.len() == 1 && (5.0..12.0).contains(&exits[0]),
+            "{exits:?}"
+        );
+        // Down from its exit to the restart: no supervisor restart, and
+        // nothing from n2 in between.
+        assert_eq!(report.tally.supervisor_restarts, 0);
+        let quiet = report
+            .records
+            .iter()
+            .filter(|r| r.node == 2 && r.at.as_secs_f64() > exits[0] && r.at.as_secs_f64() < 12.0)
+            .count();
+        assert_eq!(quiet, 0);
+        assert_eq!(report.tally.faults.get("stop"), Some(&1));
+        assert!(
+            report.heights.iter().all(|(_, h, up)| *up && *h > 50),
+            "{:?}",
+            report.heights
+        );
+    }
+
+    #[test]
+    fn a_restart_of_a_node_still_stopping_kills_it_first_and_says_so() {
+        // The restart fires at the same step boundary: the process has not
+        // had a step to exit.
+        let report = run_faults(
+            20,
+            "[[fault]]\nat_s = 5\nkind = \"stop\"\nnode = \"n1\"\n\
+             [[fault]]\nat_s = 5\nkind = \"restart\"\nnode = \"n1\"\n",
+        );
+        let notes = notes(&report);
+        assert!(
+            notes.contains(&(
+                5.0,
+                "restart n1; n1 still stopping after SIGTERM at 5.000 s: killed first".to_string()
+            )),
+            "{notes:?}"
+        );
+        assert!(report.violation.is_none());
+        assert!(report.heights.iter().all(|(_, _, up)| *up));
+    }
+
+    #[test]
+    fn a_stop_with_for_s_is_undone_by_a_restart() {
+        let report = run_faults(
+            20,
+            "[[fault]]\nat_s = 5\nkind = \"stop\"\nnode = \"leader\"\nfor_s = 3\n",
+        );
+        let notes = notes(&report);
+        assert!(
+            notes.iter().any(|(at, t)| *at == 8.0
+                && t.starts_with("end of stop n")
+                && t.contains(": restart n")),
+            "{notes:?}"
+        );
+        assert!(report.violation.is_none());
+        assert!(report.heights.iter().all(|(_, _, up)| *up));
+    }
+
+    #[test]
+    fn all_crashes_and_restarts_every_node_at_once() {
+        let report = run_faults(
+            26,
+            "[[fault]]\nat_s = 6\nkind = \"crash\"\nnode = \"all\"\n\
+             [[fault]]\nat_s = 9\nkind = \"restart\"\nnode = \"all\"\n\
+             [[fault]]\nat_s = 13\nkind = \"stop\"\nnode = \"all\"\n\
+             [[fault]]\nat_s = 14\nkind = \"restart\"\nnode = \"stopped\"\n",
+        );
+        let notes = notes(&report);
+        for (at, text) in [
+            (6.0, "crash all (n1, n2, n3)"),
+            (9.0, "restart all (n1, n2, n3)"),
+            (13.0, "stop all (n1, n2, n3) (SIGTERM)"),
+            (14.0, "restart n1, n2, n3"),
+        ] {
+            assert!(notes.contains(&(at, text.to_string())), "{text}: {notes:?}");
+        }
+        let fault = report.records.iter().find_map(|r| match &r.what {
+            What::Harness(Note {
+                act:
+                    Act::Fault {
+                        kind: "crash",
+                        nodes,
+                    },
+                ..
+            }) => Some(nodes.clone()),
+            _ => None,
+        });
+        assert_eq!(fault, Some(vec![1, 2, 3]));
+        assert_eq!(report.tally.faults.get("crash"), Some(&1));
+        assert!(
+            report.violation.is_none(),
+            "{}",
+            crate::verdict::describe(report.violation.as_ref())
+        );
+        assert!(
+            report.heights.iter().all(|(_, h, up)| *up && *h > 50),
+            "{:?}",
+            report.heights
+        );
     }
 }

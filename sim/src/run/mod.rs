@@ -188,6 +188,13 @@ impl Progress {
 
 impl Run<'_> {
     /// Feeds new trace records to the hash, the checkers and the injector.
+    ///
+    /// A node that exits by itself (`Exit`) is down once the step it
+    /// exited in is over: turmoil runs its host to the end of that step
+    /// and no further, so what its other tasks still report in that step
+    /// (a block stored after a SIGTERM's `Exit`, say) is its own, checked
+    /// before the checkers learn it is down with what its disk holds at
+    /// the end of the step.
     fn absorb(&mut self) {
         let records = if self.keep_trace {
             self.recorder.since(self.seen)
@@ -195,16 +202,20 @@ impl Run<'_> {
             self.recorder.drain()
         };
         self.seen += records.len();
+        let mut exited = Vec::new();
         for r in &records {
             self.hash.add(r);
             self.checks.observe(r);
             self.injector.observe(r);
             self.tally.observe(r);
             if let What::Node(Event::Exit { .. }) = r.what {
-                let disk = self.cluster.disk_word(r.node);
-                self.checks.node_down(r.at, r.node, &disk);
-                self.cluster.exited(r.node, r.at);
+                exited.push((r.node, r.at));
             }
+        }
+        for (node, at) in exited {
+            let disk = self.cluster.disk_word(node);
+            self.checks.node_down(at, node, &disk);
+            self.cluster.exited(node, at);
         }
     }
 
@@ -219,8 +230,9 @@ impl Run<'_> {
         }
     }
 
-    /// Stops the node if it runs; the checkers learn what its disk kept.
-    fn stop(&mut self, id: u64) {
+    /// Kills the node (kill -9) if it runs; the checkers learn what its
+    /// disk kept.
+    fn kill(&mut self, id: u64) {
         if self.cluster.crash(id) {
             let disk = self.cluster.disk_word(id);
             let now = self.cluster.sim.elapsed();

@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::fault::{Fault, FaultKind, FaultName};
+use super::fault::{Fault, FaultKind, FaultName, ALL_NODES};
 use super::trigger::{Trigger, TriggerName};
 
 /// What a swarm draw of one fault needs to know.
@@ -20,6 +20,9 @@ pub struct Draw<'a> {
     pub base_latency_ms: u64,
 }
 
+/// How often a crash, stop or restart hits every node at once (`all`).
+const ALL_SHARE: f64 = 0.2;
+
 /// Swarm's draw of one fault of kind `kind`, followed by what heals it.
 /// (The order of the random draws is part of every swarm seed's run.)
 pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
@@ -30,17 +33,32 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
             d.names.choose(rng).expect("nodes").clone()
         }
     };
+    // A process fault: one node, or now and then every node at once.
+    let process = |rng: &mut ChaCha8Rng| -> String {
+        if rng.gen_bool(ALL_SHARE) {
+            ALL_NODES.to_string()
+        } else {
+            node(rng)
+        }
+    };
     let (at_s, until_s) = (d.at_s, d.until_s);
     let fault = Fault::at;
     match kind {
         FaultName::Crash => {
-            let crash = FaultKind::Crash { node: node(rng) };
+            let crash = FaultKind::Crash { node: process(rng) };
             let back = FaultKind::Restart {
                 node: "crashed".to_string(),
             };
             vec![fault(at_s, crash), fault(until_s, back)]
         }
-        FaultName::Restart => vec![fault(at_s, FaultKind::Restart { node: node(rng) })],
+        FaultName::Stop => {
+            let stop = FaultKind::Stop { node: process(rng) };
+            let back = FaultKind::Restart {
+                node: "stopped".to_string(),
+            };
+            vec![fault(at_s, stop), fault(until_s, back)]
+        }
+        FaultName::Restart => vec![fault(at_s, FaultKind::Restart { node: process(rng) })],
         FaultName::FreshStart => vec![fault(at_s, FaultKind::FreshStart { node: node(rng) })],
         FaultName::Partition => {
             let mut side = d.names.to_vec();
@@ -147,6 +165,7 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
     if rng.gen_bool(0.5) {
         match &mut kind {
             FaultKind::Crash { node }
+            | FaultKind::Stop { node }
             | FaultKind::Restart { node }
             | FaultKind::FreshStart { node }
             | FaultKind::DelayConnect { node, .. } => *node = event,

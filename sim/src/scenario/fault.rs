@@ -14,8 +14,11 @@ use super::undo::Undo;
 
 /// One fault, at a time or on an event. `node`, `a`, `b`, `from`, `to`
 /// name nodes (`n1`..), `leader` (the node leading when the fault fires),
-/// `crashed` (the node the last `crash` without `for_s` took down) or, for
-/// a fault with `on`, `event` (the node the trigger event happened on).
+/// `crashed` (the nodes the last `crash` without `for_s` took down),
+/// `stopped` (the nodes the last `stop` without `for_s` stopped) or, for
+/// a fault with `on`, `event` (the node the trigger event happened on);
+/// the `node` of a crash, stop or restart may be `all` (every node at
+/// once).
 /// Scenario files write it flat (see [`super::trigger::FaultFile`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(
@@ -60,7 +63,11 @@ impl Fault {
 pub enum FaultKind {
     /// Kill the node (kill -9): unsynced store writes are lost.
     Crash { node: String },
-    /// Start a crashed node again (or crash and start a running one), disk kept.
+    /// SIGTERM: the node stops by itself (reports `StopRequested`, resigns,
+    /// drains, exits); it stays down until a `restart`.
+    Stop { node: String },
+    /// Start a crashed or stopped node again (or crash and start a running
+    /// one; a node still stopping after a SIGTERM is killed first), disk kept.
     Restart { node: String },
     /// Start a node with an empty disk.
     FreshStart { node: String },
@@ -92,6 +99,7 @@ pub enum FaultKind {
 #[serde(rename_all = "snake_case")]
 pub enum FaultName {
     Crash,
+    Stop,
     Restart,
     FreshStart,
     Partition,
@@ -104,8 +112,9 @@ pub enum FaultName {
 
 impl FaultName {
     /// Every kind.
-    pub const ALL: [FaultName; 9] = [
+    pub const ALL: [FaultName; 10] = [
         FaultName::Crash,
+        FaultName::Stop,
         FaultName::Restart,
         FaultName::FreshStart,
         FaultName::Partition,
@@ -120,6 +129,7 @@ impl FaultName {
     pub fn name(self) -> &'static str {
         match self {
             FaultName::Crash => "crash",
+            FaultName::Stop => "stop",
             FaultName::Restart => "restart",
             FaultName::FreshStart => "fresh_start",
             FaultName::Partition => "partition",
@@ -133,8 +143,9 @@ impl FaultName {
 
     /// The kinds swarm draws (a heal comes with the fault it heals), in
     /// the order of the default `fault_kinds`.
-    pub const DRAWN: [FaultName; 8] = [
+    pub const DRAWN: [FaultName; 9] = [
         FaultName::Crash,
+        FaultName::Stop,
         FaultName::Restart,
         FaultName::FreshStart,
         FaultName::Partition,
@@ -147,12 +158,32 @@ impl FaultName {
 
 /// What a fault acts on: the simulated cluster as the runner exposes it.
 pub trait Target {
-    /// The node a name means now (`n3`, `leader`, `crashed`), if any.
-    fn resolve(&self, name: &str) -> Option<u64>;
-    /// kill -9; the node stays down until a fault starts it again.
-    fn crash(&mut self, id: u64);
-    /// Stops the node if it runs, wipes its disk if `wipe`, starts it.
-    fn restart(&mut self, id: u64, wipe: bool);
+    /// The nodes a name means now: `all` every node, `crashed` and
+    /// `stopped` the nodes the last crash or stop took down, `n3`,
+    /// `leader` and `event` one node if any.
+    fn resolve_nodes(&self, name: &str) -> Vec<u64>;
+    /// The node a name means now, if it means exactly one.
+    fn resolve(&self, name: &str) -> Option<u64> {
+        match self.resolve_nodes(name)[..] {
+            [id] => Some(id),
+            _ => None,
+        }
+    }
+    /// kill -9 of each; they stay down until a fault starts them again
+    /// (the name `crashed` means them from now on).
+    fn crash(&mut self, ids: &[u64]);
+    /// SIGTERM to each; each stops by itself and stays down once it has
+    /// exited, until a fault starts it again (the name `stopped` means
+    /// them from now on). Returns remarks for the trace (a node not
+    /// running, one already stopping).
+    fn stop(&mut self, ids: &[u64]) -> Vec<String>;
+    /// Stops the node if it runs (kills it if it is still stopping after
+    /// a SIGTERM), wipes its disk if `wipe`, starts it; returns a remark
+    /// for the trace if it had to kill a stopping node.
+    fn restart(&mut self, id: u64, wipe: bool) -> Option<String>;
+    /// Whether the node is still stopping after a SIGTERM (its process
+    /// runs).
+    fn is_stopping(&self, id: u64) -> bool;
     fn set_connect_delay(&mut self, node: u64, peer: u64, delay: Duration);
     fn set_link_latency(&mut self, a: u64, b: u64, latency: Duration);
     fn partition(&mut self, a: u64, b: u64);
@@ -178,8 +209,22 @@ impl FaultKind {
         at: &str,
         node_ok: &dyn Fn(&str, &str) -> Result<(), String>,
     ) -> Result<(), String> {
+        // `all` only where the kind acts on every node at once.
+        let node_ok = |field: &str, name: &str| -> Result<(), String> {
+            if name != ALL_NODES {
+                node_ok(field, name)
+            } else if self.takes_all() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{at}.{field}: `all` names every node only in a crash, stop or restart, not in a `{}` fault",
+                    self.name()
+                ))
+            }
+        };
         match self {
             FaultKind::Crash { node }
+            | FaultKind::Stop { node }
             | FaultKind::Restart { node }
             | FaultKind::FreshStart { node } => node_ok("node", node),
             FaultKind::DelayConnect { node, peer, .. } => {
@@ -221,6 +266,15 @@ impl FaultKind {
         }
     }
 
+    /// Whether its `node` may be `all`: a crash, stop or restart of every
+    /// node at once (the Go e2e whole-cluster restart).
+    pub fn takes_all(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::Crash { .. } | FaultKind::Stop { .. } | FaultKind::Restart { .. }
+        )
+    }
+
     /// The kind's name, as scenario files write it.
     pub fn name(&self) -> &'static str {
         self.fault_name().name()
@@ -229,6 +283,7 @@ impl FaultKind {
     pub fn fault_name(&self) -> FaultName {
         match self {
             FaultKind::Crash { .. } => FaultName::Crash,
+            FaultKind::Stop { .. } => FaultName::Stop,
             FaultKind::Restart { .. } => FaultName::Restart,
             FaultKind::FreshStart { .. } => FaultName::FreshStart,
             FaultKind::DelayConnect { .. } => FaultName::DelayConnect,
@@ -240,14 +295,15 @@ impl FaultKind {
         }
     }
 
-    /// Whether `for_s` can undo it: a crash (restart), a partition
-    /// (repair its links), loss and link latency (back to the scenario's
-    /// network). A restart, a fresh start, a connect delay or a heal has
-    /// nothing to put back.
+    /// Whether `for_s` can undo it: a crash or a stop (restart), a
+    /// partition (repair its links), loss and link latency (back to the
+    /// scenario's network). A restart, a fresh start, a connect delay or a
+    /// heal has nothing to put back.
     pub fn can_undo(&self) -> bool {
         matches!(
             self,
             FaultKind::Crash { .. }
+                | FaultKind::Stop { .. }
                 | FaultKind::Partition { .. }
                 | FaultKind::PartitionOneway { .. }
                 | FaultKind::Loss { .. }
@@ -260,22 +316,43 @@ impl FaultKind {
         let done = |text: String, nodes: Vec<u64>| Applied::done(text, nodes);
         let skipped = Applied::skipped;
         match self {
-            FaultKind::Crash { node } => match t.resolve(node) {
-                Some(id) => {
-                    t.crash(id);
-                    done(format!("crash n{id}"), vec![id]).undone_by(Undo::Restart(id))
+            FaultKind::Crash { node }
+            | FaultKind::Stop { node }
+            | FaultKind::Restart { node }
+            | FaultKind::FreshStart { node } => {
+                let what = match self {
+                    FaultKind::Crash { .. } => "crash",
+                    FaultKind::Stop { .. } => "stop",
+                    FaultKind::Restart { .. } => "restart",
+                    _ => "fresh start",
+                };
+                let ids = t.resolve_nodes(node);
+                if ids.is_empty() {
+                    return skipped(format!("{what} {node}: no such node now, skipped"));
                 }
-                None => skipped(format!("crash {node}: no such node now, skipped")),
-            },
-            FaultKind::Restart { node } | FaultKind::FreshStart { node } => {
-                let fresh = matches!(self, FaultKind::FreshStart { .. });
-                let what = if fresh { "fresh start" } else { "restart" };
-                match t.resolve(node) {
-                    Some(id) => {
-                        t.restart(id, fresh);
-                        done(format!("{what} n{id}"), vec![id])
+                let remarks = match self {
+                    FaultKind::Crash { .. } => {
+                        t.crash(&ids);
+                        Vec::new()
                     }
-                    None => skipped(format!("{what} {node}: no such node now, skipped")),
+                    FaultKind::Stop { .. } => t.stop(&ids),
+                    _ => {
+                        let fresh = matches!(self, FaultKind::FreshStart { .. });
+                        ids.iter().filter_map(|id| t.restart(*id, fresh)).collect()
+                    }
+                };
+                let mut text = format!("{what} {}", who(node, &ids));
+                if matches!(self, FaultKind::Stop { .. }) {
+                    text.push_str(" (SIGTERM)");
+                }
+                if !remarks.is_empty() {
+                    text = format!("{text}; {}", remarks.join("; "));
+                }
+                let applied = done(text, ids.clone());
+                if self.can_undo() {
+                    applied.undone_by(Undo::Restart(ids))
+                } else {
+                    applied
                 }
             }
             FaultKind::DelayConnect {
@@ -308,8 +385,8 @@ impl FaultKind {
             },
             FaultKind::Partition { a, b } => {
                 let (names_a, names_b) = (a, b);
-                let a: Vec<u64> = a.iter().filter_map(|s| t.resolve(s)).collect();
-                let b: Vec<u64> = b.iter().filter_map(|s| t.resolve(s)).collect();
+                let a: Vec<u64> = a.iter().flat_map(|s| t.resolve_nodes(s)).collect();
+                let b: Vec<u64> = b.iter().flat_map(|s| t.resolve_nodes(s)).collect();
                 if !a.iter().any(|x| b.iter().any(|y| y != x)) {
                     return skipped(format!(
                         "partition {names_a:?} | {names_b:?}: no link between the sides now, skipped"
@@ -324,8 +401,8 @@ impl FaultKind {
             }
             FaultKind::PartitionOneway { from, to } => {
                 let (names_from, names_to) = (from, to);
-                let from: Vec<u64> = from.iter().filter_map(|s| t.resolve(s)).collect();
-                let to: Vec<u64> = to.iter().filter_map(|s| t.resolve(s)).collect();
+                let from: Vec<u64> = from.iter().flat_map(|s| t.resolve_nodes(s)).collect();
+                let to: Vec<u64> = to.iter().flat_map(|s| t.resolve_nodes(s)).collect();
                 let links = links(&from, &to);
                 if links.is_empty() {
                     return skipped(format!(
@@ -360,6 +437,19 @@ fn links(a: &[u64], b: &[u64]) -> Vec<(u64, u64)> {
     links.sort_unstable();
     links.dedup();
     links
+}
+
+/// The name of every node at once (crash, stop and restart only).
+pub const ALL_NODES: &str = "all";
+
+/// The nodes a fault acted on, for its text: `n2`, `all (n1, n2, n3)`,
+/// `n1, n3` (`crashed` after a crash of several).
+fn who(name: &str, ids: &[u64]) -> String {
+    if name == ALL_NODES {
+        format!("all ({})", side(ids))
+    } else {
+        side(ids)
+    }
 }
 
 fn side(s: &[u64]) -> String {
@@ -417,24 +507,97 @@ impl Applied {
 }
 
 /// Whether `faults` end with one still in force: a partition never
-/// healed, loss never set back to 0, a crashed node never restarted
-/// (`restart` of `crashed`); a fault with `for_s` undoes itself. Swarm
+/// healed, loss never set back to 0, a crashed or stopped node never
+/// restarted (`restart` of `crashed` or `stopped`, or of `all`); a fault
+/// with `for_s` undoes itself. Swarm
 /// draws every fault with its heal (see [`super::draw`]); the shrinker skips
 /// candidates that leave one in force, which would fail for another
 /// reason. A triggered fault counts at its latest time (`before_s`).
 pub fn leaves_a_fault_in_force(faults: &[Fault]) -> bool {
     let mut faults: Vec<&Fault> = faults.iter().filter(|f| f.for_s.is_none()).collect();
     faults.sort_by(|a, b| a.latest_s().total_cmp(&b.latest_s()));
-    let (mut partitioned, mut lossy, mut crashed) = (false, false, 0i32);
+    let (mut partitioned, mut lossy, mut crashed, mut stopped) = (false, false, 0i32, 0i32);
     for f in faults {
         match &f.kind {
             FaultKind::Partition { .. } | FaultKind::PartitionOneway { .. } => partitioned = true,
             FaultKind::Heal {} => partitioned = false,
             FaultKind::Loss { rate } => lossy = *rate > 0.0,
             FaultKind::Crash { .. } => crashed += 1,
+            FaultKind::Stop { .. } => stopped += 1,
             FaultKind::Restart { node } if node == "crashed" => crashed = (crashed - 1).max(0),
+            FaultKind::Restart { node } if node == "stopped" => stopped = (stopped - 1).max(0),
+            FaultKind::Restart { node } if node == ALL_NODES => (crashed, stopped) = (0, 0),
             _ => {}
         }
     }
-    partitioned || lossy || crashed > 0
+    partitioned || lossy || crashed > 0 || stopped > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(at_s: f64, kind: FaultKind) -> Fault {
+        Fault::at(at_s, kind)
+    }
+
+    fn node(kind: fn(String) -> FaultKind, name: &str) -> FaultKind {
+        kind(name.to_string())
+    }
+
+    #[test]
+    fn a_stop_or_a_crash_is_in_force_until_its_nodes_are_restarted() {
+        let stop = |n| FaultKind::Stop { node: n };
+        let crash = |n| FaultKind::Crash { node: n };
+        let restart = |n| FaultKind::Restart { node: n };
+        assert!(leaves_a_fault_in_force(&[at(1.0, node(stop, "n1"))]));
+        assert!(!leaves_a_fault_in_force(&[
+            at(1.0, node(stop, "leader")),
+            at(2.0, node(restart, "stopped")),
+        ]));
+        // `crashed` does not name a stopped node, nor `stopped` a crashed one.
+        assert!(leaves_a_fault_in_force(&[
+            at(1.0, node(stop, "n1")),
+            at(2.0, node(restart, "crashed")),
+        ]));
+        assert!(leaves_a_fault_in_force(&[
+            at(1.0, node(crash, "all")),
+            at(2.0, node(restart, "stopped")),
+        ]));
+        // `restart all` brings back every node.
+        assert!(!leaves_a_fault_in_force(&[
+            at(1.0, node(crash, "all")),
+            at(2.0, node(stop, "n2")),
+            at(3.0, node(restart, "all")),
+        ]));
+        let mut undone = at(1.0, node(stop, "n1"));
+        undone.for_s = Some(2.0);
+        assert!(!leaves_a_fault_in_force(&[undone]));
+    }
+
+    #[test]
+    fn all_is_a_node_of_crash_stop_and_restart_only() {
+        let ok = |_: &str, _: &str| Ok(());
+        for kind in [
+            node(|n| FaultKind::Crash { node: n }, "all"),
+            node(|n| FaultKind::Stop { node: n }, "all"),
+            node(|n| FaultKind::Restart { node: n }, "all"),
+        ] {
+            kind.validate("fault[0]", &ok).unwrap();
+        }
+        let e = node(|n| FaultKind::FreshStart { node: n }, "all")
+            .validate("fault[0]", &ok)
+            .unwrap_err();
+        assert!(
+            e.contains("fault[0].node") && e.contains("fresh_start"),
+            "{e}"
+        );
+        let e = FaultKind::Partition {
+            a: vec!["n1".into()],
+            b: vec!["all".into()],
+        }
+        .validate("fault[2]", &ok)
+        .unwrap_err();
+        assert!(e.contains("fault[2].b"), "{e}");
+    }
 }

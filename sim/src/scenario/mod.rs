@@ -77,33 +77,168 @@ fn default_tick_ms() -> u64 {
     1
 }
 
+/// The cluster and the node's timings. The raft timings carry the names of
+/// the Go config items they model (hashicorp/raft `Config`, ev-node
+/// `pkg/config`); defaults are the Go end-to-end test values
+/// (`node::Timing::default()`, reference §8), validated as hashicorp's
+/// `ValidateConfig` does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cluster {
     pub nodes: u32,
+    /// `Node.BlockTime` (Go default 1000; e2e 100).
     pub block_time_ms: u64,
-    pub raft_heartbeat_ms: u64,
-    /// Range of raft's randomised election timeout.
-    pub election_timeout_ms: [u64; 2],
+    /// hashicorp `HeartbeatTimeout` (Go default 350; e2e 1000): a follower
+    /// that hears nothing for a random time in [this, 2 x this) stands.
+    /// The node runs openraft with that election range and a heartbeat
+    /// of a tenth of it.
+    pub heartbeat_timeout_ms: u64,
+    /// hashicorp `ElectionTimeout` (Go default 1000; e2e 1000): a
+    /// candidate's wait, and the bound of a leadership transfer.
+    #[serde(deserialize_with = "retired::election_timeout_ms")]
+    pub election_timeout_ms: u64,
+    /// hashicorp `LeaderLeaseTimeout` (Go default 175; e2e 500): a leader
+    /// that has not heard from a quorum within it steps down.
+    pub leader_lease_timeout_ms: u64,
+    /// `Raft.SendTimeout` (Go default 200; e2e 100): bound of "wait until
+    /// raft applied its log" before leading, of an apply's enqueueing and
+    /// of the barrier.
     pub send_timeout_ms: u64,
+    /// `Raft.SnapshotThreshold` (500, e2e too): log entries between snapshots.
+    pub snapshot_threshold: u64,
+    /// `Raft.TrailingLogs` (200, e2e too): entries kept behind a snapshot;
+    /// a follower further behind is sent the snapshot.
+    pub trailing_logs: u64,
     pub store_sync_ms: u64,
     pub p2p_init_timeout_ms: u64,
     /// A node that exits by itself (leadership lost) is restarted after this,
     /// as a process supervisor would.
     pub supervisor_restart_ms: u64,
+    /// Retired (now `heartbeat_timeout_ms`): loading a file that has it
+    /// fails with an error naming the new key; never set otherwise.
+    #[serde(
+        default,
+        skip_serializing,
+        deserialize_with = "retired::raft_heartbeat_ms"
+    )]
+    #[doc(hidden)]
+    pub raft_heartbeat_ms: Option<std::convert::Infallible>,
 }
 
 impl Default for Cluster {
     fn default() -> Self {
+        let t = node::Timing::default();
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
         Cluster {
             nodes: 3,
-            block_time_ms: 100,
-            raft_heartbeat_ms: 100,
-            election_timeout_ms: [1000, 2000],
-            send_timeout_ms: 100,
-            store_sync_ms: 500,
-            p2p_init_timeout_ms: 30_000,
+            block_time_ms: ms(t.block_time),
+            heartbeat_timeout_ms: ms(t.raft_heartbeat_timeout),
+            election_timeout_ms: ms(t.raft_election_timeout),
+            leader_lease_timeout_ms: ms(t.raft_leader_lease_timeout),
+            send_timeout_ms: ms(t.send_timeout),
+            snapshot_threshold: t.snapshot_threshold,
+            trailing_logs: t.trailing_logs,
+            store_sync_ms: ms(t.store_sync_interval),
+            p2p_init_timeout_ms: ms(t.p2p_init_timeout),
             supervisor_restart_ms: 1000,
+            raft_heartbeat_ms: None,
+        }
+    }
+}
+
+impl Cluster {
+    /// hashicorp/raft's `ValidateConfig` rules on the timings it has
+    /// (HR `config.go`), each error naming the field and the Go item; then
+    /// what the node and ev-node need besides.
+    fn validate_timing(&self) -> Result<(), String> {
+        let (hb, et, lease) = (
+            self.heartbeat_timeout_ms,
+            self.election_timeout_ms,
+            self.leader_lease_timeout_ms,
+        );
+        for (field, go, v) in [
+            ("heartbeat_timeout_ms", "HeartbeatTimeout", hb),
+            ("election_timeout_ms", "ElectionTimeout", et),
+            ("leader_lease_timeout_ms", "LeaderLeaseTimeout", lease),
+        ] {
+            if v < 5 {
+                return Err(format!(
+                    "cluster.{field} = {v} is too low: hashicorp/raft requires {go} >= 5 ms (ValidateConfig)"
+                ));
+            }
+        }
+        if lease > hb {
+            return Err(format!(
+                "cluster.leader_lease_timeout_ms = {lease} cannot be larger than cluster.heartbeat_timeout_ms = {hb} (hashicorp/raft ValidateConfig: LeaderLeaseTimeout <= HeartbeatTimeout)"
+            ));
+        }
+        if et < hb {
+            return Err(format!(
+                "cluster.election_timeout_ms = {et} must be equal to or greater than cluster.heartbeat_timeout_ms = {hb} (hashicorp/raft ValidateConfig: ElectionTimeout >= HeartbeatTimeout)"
+            ));
+        }
+        // Not hashicorp's rule: the node's openraft heartbeat is a tenth of
+        // the heartbeat timeout and must be at least 1 ms.
+        if hb < 10 {
+            return Err(format!(
+                "cluster.heartbeat_timeout_ms = {hb} is too low for the node: it heartbeats every tenth of it, which must be at least 1 ms (so at least 10)"
+            ));
+        }
+        // Not hashicorp's rule either (it accepts 0): ev-node sets them
+        // only when above 0 (`buildRaftConfig`), so 0 would mean
+        // hashicorp's own defaults (8192 / 10240), which the node does not model.
+        for (field, go, v) in [
+            (
+                "snapshot_threshold",
+                "SnapshotThreshold",
+                self.snapshot_threshold,
+            ),
+            ("trailing_logs", "TrailingLogs", self.trailing_logs),
+        ] {
+            if v == 0 {
+                return Err(format!(
+                    "cluster.{field} = 0 must be at least 1 (ev-node sets Raft.{go} only when above 0)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Scenario keys that were renamed: a file that still has one fails to
+/// load with an error naming the key that replaced it (and its line).
+mod retired {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    /// `raft_heartbeat_ms` (openraft's heartbeat interval) is gone.
+    pub fn raft_heartbeat_ms<'de, D: Deserializer<'de>>(
+        _: D,
+    ) -> Result<Option<std::convert::Infallible>, D::Error> {
+        Err(D::Error::custom(
+            "cluster.raft_heartbeat_ms is retired: the raft timings now carry their Go names; use cluster.heartbeat_timeout_ms (hashicorp HeartbeatTimeout: a follower stands after a random [H, 2H) of silence, the node heartbeats every H/10), which replaces the old election_timeout_ms range [H, 2H) and raft_heartbeat_ms = H/10 together (old [1000, 2000] with 100 is heartbeat_timeout_ms = 1000)",
+        ))
+    }
+
+    /// `election_timeout_ms` was a range `[lo, hi]`; it is one number now.
+    pub fn election_timeout_ms<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            One(u64),
+            Range(Vec<u64>),
+        }
+        match Either::deserialize(d).map_err(|_| {
+            D::Error::custom(
+                "cluster.election_timeout_ms must be a number of milliseconds (hashicorp ElectionTimeout)",
+            )
+        })? {
+            Either::One(v) => Ok(v),
+            Either::Range(r) => {
+                let lo = r.first().map_or("lo".to_string(), u64::to_string);
+                Err(D::Error::custom(format!(
+                    "cluster.election_timeout_ms = {r:?}: the range is retired; its minimum is now cluster.heartbeat_timeout_ms = {lo} (hashicorp HeartbeatTimeout: a follower stands after a random [H, 2H) of silence), and cluster.election_timeout_ms is one number (hashicorp ElectionTimeout, a candidate's wait, at least the heartbeat timeout; default 1000)"
+                )))
+            }
         }
     }
 }
@@ -276,7 +411,6 @@ impl Scenario {
         }
         for (field, v) in [
             ("cluster.block_time_ms", c.block_time_ms),
-            ("cluster.raft_heartbeat_ms", c.raft_heartbeat_ms),
             ("cluster.send_timeout_ms", c.send_timeout_ms),
             ("cluster.store_sync_ms", c.store_sync_ms),
             ("cluster.p2p_init_timeout_ms", c.p2p_init_timeout_ms),
@@ -286,13 +420,7 @@ impl Scenario {
                 return Err(format!("{field} must be greater than 0"));
             }
         }
-        let [lo, hi] = c.election_timeout_ms;
-        if lo == 0 || lo >= hi || lo <= c.raft_heartbeat_ms {
-            return Err(format!(
-                "cluster.election_timeout_ms = [{lo}, {hi}] must satisfy raft_heartbeat_ms ({}) < min < max",
-                c.raft_heartbeat_ms
-            ));
-        }
+        c.validate_timing()?;
         range("network.latency_ms", self.network.latency_ms)?;
         range("network.connect_delay_ms", self.network.connect_delay_ms)?;
         if self.network.latency_ms[0] == 0 {
@@ -339,7 +467,7 @@ impl Scenario {
                 positive(&format!("{at}.for_s"), for_s)?;
                 if !fault.kind.can_undo() {
                     return Err(format!(
-                        "{at}.for_s: a `{}` fault has nothing to undo (for_s undoes a crash, a partition, loss or link latency)",
+                        "{at}.for_s: a `{}` fault has nothing to undo (for_s undoes a crash, a stop, a partition, loss or link latency)",
                         fault.kind.name()
                     ));
                 }
@@ -350,17 +478,15 @@ impl Scenario {
                     Err(format!(
                         "{at}.{field}: `event` names the node of the event a fault fires on: only a fault with `on` has one"
                     ))
-                } else if name == "leader"
-                    || name == "crashed"
-                    || name == "event"
+                } else if ["leader", "crashed", "stopped", "event"].contains(&name)
                     || names.iter().any(|n| n == name)
                 {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`, or `crashed`{})",
+                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`, `crashed`, `stopped`{}; a crash, stop or restart may name `all`)",
                         names.join(", "),
-                        if triggered { ", or `event`" } else { "" }
+                        if triggered { ", `event`" } else { "" }
                     ))
                 }
             };

@@ -191,3 +191,52 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     );
     (s, knobs)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::fault::{leaves_a_fault_in_force, FaultKind, ALL_NODES};
+    use super::*;
+
+    /// Over many seeds swarm draws stops, and crashes, stops and restarts
+    /// of every node at once, and every draw heals and loads.
+    #[test]
+    fn draws_include_stops_and_all_and_heal() {
+        let s = Scenario::parse(
+            "duration_s = 30\n[swarm]\nfault_kinds = [\"crash\", \"stop\", \"restart\", \"partition\"]\n",
+        )
+        .unwrap();
+        let (mut stops, mut alls) = (0, BTreeMap::<&str, u32>::new());
+        for seed in 1..=300 {
+            let (plain, _) = realize(&s, seed);
+            plain
+                .validate()
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            assert!(
+                !leaves_a_fault_in_force(&plain.faults),
+                "seed {seed}: {:?}",
+                plain.faults
+            );
+            for f in &plain.faults {
+                match &f.kind {
+                    FaultKind::Stop { node } => {
+                        stops += 1;
+                        if node == ALL_NODES {
+                            *alls.entry("stop").or_default() += 1;
+                        }
+                    }
+                    FaultKind::Crash { node } if node == ALL_NODES => {
+                        *alls.entry("crash").or_default() += 1;
+                    }
+                    FaultKind::Restart { node } if node == ALL_NODES => {
+                        *alls.entry("restart").or_default() += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(stops > 50, "{stops} stops");
+        assert_eq!(alls.len(), 3, "{alls:?}");
+    }
+}

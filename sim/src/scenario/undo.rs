@@ -4,13 +4,14 @@
 use super::fault::{both_sides, Applied, Target};
 
 /// How `for_s` puts a fault back, with the nodes it resolved when it
-/// fired: the node a crash took down starts again (disk kept) if it is
-/// still down; a partition's links are repaired (only those it cut, in
+/// fired: the nodes a crash or a stop took down start again (disk kept)
+/// if still down (one still stopping after its SIGTERM is killed first,
+/// as an operator's restart does); a partition's links are repaired (only those it cut, in
 /// the directions it cut); loss and a link's latency go back to the
 /// scenario's `[network]` values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Undo {
-    Restart(u64),
+    Restart(Vec<u64>),
     Repair(Vec<(u64, u64)>),
     RepairOneway(Vec<(u64, u64)>),
     Loss,
@@ -34,14 +35,30 @@ impl Undo {
             Applied::done(format!("end of {end_of}: {what}"), nodes)
         };
         match self {
-            Undo::Restart(id) => {
-                if t.is_running(*id) {
-                    return Applied::skipped(format!(
-                        "end of {end_of}: n{id} is up already, skipped"
-                    ));
+            Undo::Restart(ids) => {
+                let (mut up, mut started, mut remarks) = (Vec::new(), Vec::new(), Vec::new());
+                for id in ids {
+                    if t.is_running(*id) && !t.is_stopping(*id) {
+                        up.push(format!("n{id}"));
+                        continue;
+                    }
+                    remarks.extend(t.restart(*id, false));
+                    started.push(*id);
                 }
-                t.restart(*id, false);
-                done(format!("restart n{id}"), vec![*id])
+                let up = match up.len() {
+                    0 => String::new(),
+                    1 => format!("{} is up already", up[0]),
+                    _ => format!("{} are up already", up.join(", ")),
+                };
+                if started.is_empty() {
+                    return Applied::skipped(format!("end of {end_of}: {up}, skipped"));
+                }
+                let names: Vec<String> = started.iter().map(|id| format!("n{id}")).collect();
+                let mut text = format!("restart {}", names.join(", "));
+                for r in remarks.into_iter().chain((!up.is_empty()).then_some(up)) {
+                    text = format!("{text}; {r}");
+                }
+                done(text, started)
             }
             Undo::Repair(links) | Undo::RepairOneway(links) => {
                 let oneway = matches!(self, Undo::RepairOneway(_));
