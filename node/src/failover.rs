@@ -143,7 +143,10 @@ impl Worker {
             Some(_) => None,
         };
         if let Some(exit) = failed {
-            ctx.reporter.event(Event::WorkerStopped { role: self.role });
+            ctx.reporter.event(Event::WorkerStopped {
+                role: self.role,
+                services_stopped: false,
+            });
             return exit;
         }
         let exit = tokio::select! {
@@ -157,7 +160,10 @@ impl Worker {
         }
         self.data.stop().await;
         self.header.stop().await;
-        ctx.reporter.event(Event::WorkerStopped { role: self.role });
+        ctx.reporter.event(Event::WorkerStopped {
+            role: self.role,
+            services_stopped: true,
+        });
         exit
     }
 

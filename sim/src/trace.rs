@@ -218,9 +218,13 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(21);
             encode_role(*role, out);
         }
-        Event::WorkerStopped { role } => {
+        Event::WorkerStopped {
+            role,
+            services_stopped,
+        } => {
             out.tag(22);
             encode_role(*role, out);
+            out.tag(u8::from(*services_stopped));
         }
         Event::ServiceStarted { service, topic } => {
             out.tag(23);

@@ -154,6 +154,10 @@ pub enum Event {
     /// The election loop stopped its worker (its services are stopped too).
     WorkerStopped {
         role: WorkerRole,
+        /// False when its sync services' start was cancelled or failed:
+        /// `failoverState.Run` then returns without stopping them (they
+        /// leak until the process exits, as in Go).
+        services_stopped: bool,
     },
     /// A sync service finished its start (`Start` or
     /// `StartForPublishing` returned without error).

@@ -109,3 +109,74 @@ impl SyncerStatus {
         self.fixed.lock().await.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The Go unit test of #3222 at component level: concurrent callers of
+    //! one status, their order explored by seeded yields.
+
+    use std::sync::atomic::AtomicU32;
+    use std::sync::Arc;
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    const CALLERS: usize = 8;
+
+    /// Runs `CALLERS` concurrent `start_once` calls, each yielding a
+    /// seeded number of times before calling and inside the start (its
+    /// I/O); returns how many syncers were launched.
+    async fn launches(racy: bool, seed: u64) -> u32 {
+        let status = Arc::new(SyncerStatus::new(racy));
+        let launched = Arc::new(AtomicU32::new(0));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut tasks = Vec::new();
+        for id in 0..CALLERS as u64 {
+            let (before, during) = (rng.gen_range(0..4), rng.gen_range(0..4));
+            let (status, launched) = (Arc::clone(&status), Arc::clone(&launched));
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..before {
+                    tokio::task::yield_now().await;
+                }
+                let launch = || async {
+                    for _ in 0..during {
+                        tokio::task::yield_now().await;
+                    }
+                    launched.fetch_add(1, Ordering::SeqCst);
+                    let (intake, _) = tokio::sync::mpsc::unbounded_channel();
+                    Ok(RunningSyncer {
+                        id,
+                        handle: tokio::spawn(async {}),
+                        intake,
+                    })
+                };
+                status.start_once(launch).await
+            }));
+        }
+        for t in tasks {
+            t.await.expect("caller").expect("start");
+        }
+        launched.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn concurrent_callers_start_one_syncer_with_the_fixed_status() {
+        for seed in 0..50 {
+            assert_eq!(launches(false, seed).await, 1, "seed {seed}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn concurrent_callers_break_the_pre_fix_status_within_a_few_seeds() {
+        let mut first = None;
+        for seed in 0..10 {
+            if launches(true, seed).await > 1 {
+                first = Some(seed);
+                break;
+            }
+        }
+        assert!(first.is_some(), "no double start in 10 seeds");
+    }
+}

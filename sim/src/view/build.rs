@@ -395,7 +395,7 @@ fn node_event(node: &mut NodeState, at: Micros, event: &Event, terms: &mut Terms
             format!("{role:?} worker"),
             format!("election loop started the {role:?} worker"),
         ),
-        Event::WorkerStopped { role } => node.mark(
+        Event::WorkerStopped { role, .. } => node.mark(
             at,
             "event",
             format!("{role:?} worker stopped"),

@@ -71,7 +71,10 @@ pub(crate) mod script {
         Event::WorkerStarted { role }
     }
     pub fn stopped(role: WorkerRole) -> Event {
-        Event::WorkerStopped { role }
+        Event::WorkerStopped {
+            role,
+            services_stopped: true,
+        }
     }
     pub fn proposed(height: u64) -> Event {
         Event::BlockProposed {

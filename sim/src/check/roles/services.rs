@@ -5,7 +5,9 @@
 //! - **Services stop with their worker**: when a worker stops, every
 //!   service started since that worker started has stopped (the Go
 //!   election loop stops the sync services before starting the next
-//!   worker; one left running is a leak).
+//!   worker; one left running is a leak). A worker whose services' start
+//!   was cancelled or failed is exempt: `failoverState.Run` returns then
+//!   without stopping them, in Go too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -80,8 +82,19 @@ impl Checker for ServicesCheck {
                 node.worker = Some((*role, at, BTreeSet::new()));
                 None
             }
-            Event::WorkerStopped { .. } => {
+            Event::WorkerStopped {
+                services_stopped, ..
+            } => {
                 let (role, since, started) = node.worker.take()?;
+                if !services_stopped {
+                    // A cancelled or failed start: Go leaves the services
+                    // running until the process exits (reference §4);
+                    // they are abandoned, not a second live set.
+                    for id in &started {
+                        node.live.remove(id);
+                    }
+                    return None;
+                }
                 if !started.is_empty() {
                     self.exercised.insert(Property::ServicesStopWithWorker);
                 }
@@ -208,6 +221,27 @@ mod tests {
             d.contains("Leader worker (started at 0.100 s) at 0.300 s while service 7"),
             "{d}"
         );
+    }
+
+    /// A worker whose services' start was cancelled leaves them behind, as
+    /// Go does; the next worker's services are not a second set.
+    #[test]
+    fn services_of_a_cancelled_start_are_abandoned() {
+        let steps = vec![
+            ev(100, 1, worker(Follower)),
+            ev(110, 1, start(1)),
+            ev(
+                120,
+                1,
+                Event::WorkerStopped {
+                    role: Follower,
+                    services_stopped: false,
+                },
+            ),
+            ev(200, 1, worker(Leader)),
+            ev(210, 1, start(3)),
+        ];
+        assert_eq!(check(steps), None);
     }
 
     /// A crash ends the services: the restarted node starts afresh.

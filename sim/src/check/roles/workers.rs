@@ -55,7 +55,7 @@ impl Checker for WorkersCheck {
                 );
                 Some(Violation::safety(Property::OneWorker, detail))
             }
-            Event::WorkerStopped { role } => {
+            Event::WorkerStopped { role, .. } => {
                 if matches!(node.worker, Some((live, _)) if live == *role) {
                     node.worker = None;
                 }
