@@ -122,6 +122,8 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
+    use crate::hooks::observe::{LogObserver, Reporter};
+    use crate::hooks::task;
 
     const CALLERS: usize = 8;
 
@@ -132,11 +134,13 @@ mod tests {
         let status = Arc::new(SyncerStatus::new(racy));
         let launched = Arc::new(AtomicU32::new(0));
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let reporter = Reporter::new(1, Arc::new(LogObserver));
         let mut tasks = Vec::new();
         for id in 0..CALLERS as u64 {
             let (before, during) = (rng.gen_range(0..4), rng.gen_range(0..4));
-            let (status, launched) = (Arc::clone(&status), Arc::clone(&launched));
-            tasks.push(tokio::spawn(async move {
+            let (status, launched, r) =
+                (Arc::clone(&status), Arc::clone(&launched), reporter.clone());
+            tasks.push(task::spawn("caller", &reporter, async move {
                 for _ in 0..before {
                     tokio::task::yield_now().await;
                 }
@@ -148,7 +152,7 @@ mod tests {
                     let (intake, _) = tokio::sync::mpsc::unbounded_channel();
                     Ok(RunningSyncer {
                         id,
-                        handle: tokio::spawn(async {}),
+                        handle: task::spawn("syncer", &r, async {}),
                         intake,
                     })
                 };
