@@ -156,11 +156,11 @@ mod tests {
                         intake,
                     })
                 };
-                status.start_once(launch).await
+                status.start_once(launch).await.expect("start");
             }));
         }
         for t in tasks {
-            t.await.expect("caller").expect("start");
+            t.await.expect("caller");
         }
         launched.load(Ordering::SeqCst)
     }
