@@ -159,11 +159,19 @@ mod tests {
     struct Names;
 
     impl Target for Names {
-        fn resolve(&self, name: &str) -> Option<u64> {
-            id(name)
+        fn resolve_nodes(&self, name: &str) -> Vec<u64> {
+            id(name).into_iter().collect()
         }
-        fn crash(&mut self, _: u64) {}
-        fn restart(&mut self, _: u64, _: bool) {}
+        fn crash(&mut self, _: &[u64]) {}
+        fn stop(&mut self, _: &[u64]) -> Vec<String> {
+            Vec::new()
+        }
+        fn restart(&mut self, _: u64, _: bool) -> Option<String> {
+            None
+        }
+        fn is_stopping(&self, _: u64) -> bool {
+            false
+        }
         fn set_connect_delay(&mut self, _: u64, _: u64, _: Duration) {}
         fn set_link_latency(&mut self, _: u64, _: u64, _: Duration) {}
         fn partition(&mut self, _: u64, _: u64) {}
