@@ -58,6 +58,7 @@ async fn handle(ctx: &NodeCtx, gossip: &InboxSender, req: Request) -> Response {
         Request::InstallSnapshot(rpc) => {
             Response::InstallSnapshot(ctx.raft.raft().install_snapshot(rpc).await)
         }
+        Request::TimeoutNow { from, .. } => Response::TimeoutNow(ctx.raft.timeout_now(from).await),
         Request::GetBlock { height } => Response::Block(match ctx.store.get(height) {
             Some(block) => Ok(block),
             None if ctx.store.height() == 0 => Err("empty store".to_string()),
