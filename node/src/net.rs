@@ -33,6 +33,12 @@ pub enum Request {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// hashicorp `TimeoutNow` (leadership transfer): the leader of `term`
+    /// asks the receiver to stand for election at once.
+    TimeoutNow {
+        from: NodeId,
+        term: u64,
+    },
     /// Exchange: "give me the block at this height".
     GetBlock {
         height: u64,
@@ -56,6 +62,8 @@ pub enum Response {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
+    /// The receiver stands (or why it cannot: raft stopped).
+    TimeoutNow(Result<(), String>),
     /// The block, or why it cannot be served (an empty store answers an error).
     Block(Result<Block, String>),
     Status(NodeStatus),

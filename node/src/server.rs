@@ -61,6 +61,7 @@ async fn handle(ctx: &NodeCtx, req: Request) -> Response {
         Request::GetHead => {
             Response::Block(ctx.store.tip().ok_or_else(|| "empty store".to_string()))
         }
+        Request::TimeoutNow { from, .. } => Response::TimeoutNow(ctx.raft.timeout_now(from).await),
         Request::GetBlock { height } => Response::Block(match ctx.store.get(height) {
             Some(block) => Ok(block),
             None if ctx.store.height() == 0 => Err("empty store".to_string()),

@@ -2,15 +2,16 @@
 //!
 //! Block writes are buffered: they are visible to the node at once but reach
 //! the disk only at [`Store::sync`]; a crash loses the unsynced tail, as a
-//! buffered badger write does in the modelled node. Raft's log and vote are
-//! written through, since raft requires them durable before it acts.
+//! buffered badger write does in the modelled node. Raft's log, vote and
+//! snapshots are written through, since raft requires them durable before
+//! it acts.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use openraft::{LogId, Vote};
+use openraft::{BasicNode, LogId, SnapshotMeta, Vote};
 use serde::{Deserialize, Serialize};
 
 use crate::block::Block;
@@ -24,13 +25,27 @@ pub struct Disk {
     pub raft: RaftDisk,
 }
 
-/// Raft's durable state.
+/// Raft's durable state (hashicorp: the bolt log and stable stores, and
+/// the file snapshot store).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct RaftDisk {
     pub vote: Option<Vote<NodeId>>,
     pub log: BTreeMap<u64, Entry>,
+    /// The commit index openraft saved. hashicorp keeps none: a restart
+    /// does not read it back (`raft::log_store`), the checkers do.
     pub committed: Option<LogId<NodeId>>,
     pub purged: Option<LogId<NodeId>>,
+    /// The snapshots kept, oldest first (hashicorp `FileSnapshotStore`,
+    /// which keeps the newest `retain`; see `raft::snapshot_store`).
+    #[serde(default)]
+    pub snapshots: Vec<StoredSnapshot>,
+}
+
+/// One snapshot on disk: its meta data and the state machine's bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredSnapshot {
+    pub meta: SnapshotMeta<NodeId, BasicNode>,
+    pub data: Vec<u8>,
 }
 
 /// A shared handle on one node's disk: in memory for the simulation (the

@@ -1,15 +1,56 @@
-//! The raft group of sequencers, on openraft 0.9. Its log carries produced
+//! The raft group of sequencers, on openraft 0.9, made to behave as
+//! hashicorp/raft v1.7.3 does for the Go node. Its log carries produced
 //! blocks; its state machine keeps the last block.
 //!
 //! Order of calls: [`start`] once per node incarnation, then `initialize`
 //! (the cluster bootstraps itself when no configuration exists), then the
-//! election loop watches [`Raft::metrics`].
+//! election loop watches [`RaftNode::leader_ch`].
+//!
+//! Files: [`node`] is the facade with the Go node's calls
+//! (`pkg/raft/node.go`); [`log_store`] and [`snapshot_store`] are the disk
+//! (log, vote, snapshots); [`state_machine`] the FSM; [`network`] the RPCs.
+//!
+//! **Emulations** (what openraft 0.9 lacks or does otherwise; each file
+//! says how, and its limits):
+//! - *Timers* (here): a follower stands after [HeartbeatTimeout, 2 x) of
+//!   silence, a leader heartbeats every HeartbeatTimeout / 10; at most
+//!   `MaxAppendEntries` (64) entries per AppendEntries. Limit: openraft
+//!   adds its voter lease (`election_timeout_max` = 2 x HeartbeatTimeout)
+//!   to a follower's wait while it knows a leader, and a candidate waits
+//!   [HeartbeatTimeout, 2 x) where hashicorp waits [ElectionTimeout, 2 x).
+//! - *Snapshots and compaction* ([`snapshot`], [`snapshot_store`]):
+//!   hashicorp's `runSnapshots` (every random [120 s, 240 s); threshold
+//!   500, trailing 200), durable snapshots, 3 kept; InstallSnapshot jumps
+//!   the FSM without validation or apply callback.
+//! - *Restart* ([`log_store`], [`state_machine`]): the newest snapshot is
+//!   restored, lastApplied = its index, commit index 0, and the node starts
+//!   as a follower that must win a new election.
+//! - *Lease step-down* ([`lease`]): a leader without quorum contact within
+//!   LeaderLeaseTimeout is fenced: not leader, `LeaderCh` false, applies
+//!   refused, heartbeats stopped, until openraft leaves the term.
+//! - *Leadership transfer* ([`transfer`]): `pickServer`, catch-up,
+//!   `TimeoutNow`, bounded by ElectionTimeout, applies and barriers refused
+//!   meanwhile.
+//! - *Apply and barrier* ([`node`]): in-flight applies end with
+//!   `LeadershipLost` on step-down; `HasQuorum` waits as a barrier does.
+//!
+//! Not emulated: hashicorp's pre-vote (v1.7), the `LeadershipTransfer`
+//! vote flag (see [`transfer`]), the barrier as a log entry (see
+//! [`snapshot`]), the apply enqueue timeout.
 
 pub mod entry;
+pub mod lease;
 mod log_store;
 mod network;
 pub mod node;
+pub mod snapshot;
+pub mod snapshot_store;
 mod state_machine;
+#[cfg(test)]
+mod test_cluster;
+#[cfg(test)]
+mod tests;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -21,12 +62,16 @@ pub use crate::runtime::{random_between, seed_rng, SeededRuntime};
 pub use log_store::LogStore;
 pub use network::Network;
 pub use node::{RaftBlockState, RaftNode, RaftParts};
+pub use snapshot_store::SnapshotStore;
 pub use state_machine::StateMachine;
 
 use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
 use crate::store::DiskHandle;
 use crate::types::{NodeId, Raft};
+
+/// hashicorp `MaxAppendEntries` (`config.go:DefaultConfig`, 64).
+pub const MAX_APPEND_ENTRIES: u64 = 64;
 
 /// Starts the raft part of a node (`NewNode`: its goroutines start as a
 /// follower at once). The log store and the state machine report to
@@ -46,8 +91,13 @@ pub async fn start(
         heartbeat_interval: (t.raft_heartbeat_timeout / 10).as_millis() as u64,
         election_timeout_min: t.raft_heartbeat_timeout.as_millis() as u64,
         election_timeout_max: (t.raft_heartbeat_timeout * 2).as_millis() as u64,
-        // The log is the block history followers replay from; keep it whole.
+        // hashicorp `MaxAppendEntries` (64).
+        max_payload_entries: MAX_APPEND_ENTRIES,
+        // Snapshots and purges are hashicorp's, driven by `snapshot::run`:
+        // openraft takes none and purges nothing by itself.
         snapshot_policy: SnapshotPolicy::Never,
+        max_in_snapshot_log_to_keep: u64::MAX,
+        purge_batch_size: 1,
         ..Config::default()
     };
     let raft_config = Arc::new(raft_config.validate()?);
@@ -63,18 +113,29 @@ pub async fn start(
     let commit_index = Arc::new(AtomicU64::new(0));
     let fsm_state = Arc::new(Mutex::new(RaftBlockState::default()));
     let apply_callback = Arc::new(Mutex::new(apply_callback));
-    let log_store = LogStore::new(disk, Arc::clone(&commit_index), reporter.clone());
+    let snapshots = SnapshotStore::new(disk.clone(), snapshot_store::SNAPSHOT_RETAIN);
+    let log_store = LogStore::new(
+        disk,
+        snapshots.clone(),
+        Arc::clone(&commit_index),
+        reporter.clone(),
+    );
     let state_machine = StateMachine::new(
         Arc::clone(&fsm_state),
         Arc::clone(&apply_callback),
+        snapshots,
         reporter.clone(),
-    );
+    )?;
     let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
+    snapshot::spawn(raft.clone(), t, reporter);
+    let mut bootstrap_order = vec![config.id];
+    bootstrap_order.extend(config.peers.iter().map(|p| p.id));
     let parts = RaftParts {
         raft,
         commit_index,
         fsm_state,
         apply_callback,
+        bootstrap_order,
     };
     Ok(RaftNode::new(
         config.id,

@@ -4,31 +4,48 @@
 //!
 //! What each call does, and where openraft forces an emulation:
 //! - [`RaftNode::leader_ch`]: hashicorp `LeaderCh`, capacity 1, a new value
-//!   overwrites an unread one (`util.go:overrideNotifyBool`). A watch
-//!   channel has exactly that behaviour; it is fed from openraft's metrics
-//!   (`true` once the node is leader, before its no-op commits).
-//! - [`RaftNode::broadcast`]: `Node.Broadcast`: not leader → error; else
-//!   `raft.Apply` and `future.Error()` only. The FSM's response is never
-//!   read, so a block the FSM refused looks like success.
-//! - [`RaftNode::has_quorum`]: `Node.HasQuorum`: leader and a barrier that
-//!   succeeds (openraft `ensure_linearizable`, bounded by the election
-//!   timeout: hashicorp's barrier fails when the lease step-down ends the
-//!   leadership; openraft's read waits on heartbeats instead).
+//!   overwrites an unread one (`util.go:overrideNotifyBool`): a watch
+//!   channel fed by `raft::lease` (`true` once the node is leader, before
+//!   its no-op commits; `false` when it leaves, or the lease fences it).
+//! - [`RaftNode::is_leader`], [`RaftNode::leader_id`]: openraft's state,
+//!   except that a leader the lease fenced is not leader and knows no
+//!   leader (hashicorp's step-down, `raft::lease`).
+//! - [`RaftNode::broadcast`]: `Node.Broadcast`: not leader → error; during
+//!   a transfer → `TransferInProgress` (`leaderLoop` rejects applies);
+//!   else `raft.Apply` and `future.Error()` only. The FSM's response is
+//!   never read, so a block the FSM refused looks like success. An apply
+//!   in flight when the node stops leading ends with `LeadershipLost`
+//!   (hashicorp fails its in-flight futures on step-down; openraft would
+//!   wait until the entry is applied or truncated). The enqueue bound
+//!   (SendTimeout, `ErrEnqueueTimeout`) is not modelled: openraft's API
+//!   queue takes an entry at once.
+//! - [`RaftNode::has_quorum`]: `Node.HasQuorum`: leader and `Barrier`
+//!   succeeds. hashicorp's barrier is enqueued within SendTimeout, then
+//!   waits for every earlier entry to commit and apply, and fails only when
+//!   the node stops leading (at the latest by the lease step-down). Here:
+//!   openraft `ensure_linearizable` (a heartbeat round to a quorum, then the
+//!   apply of everything committed), retried while a quorum does not
+//!   answer, until the node stops leading or the lease fences it; refused
+//!   during a transfer. Limit: hashicorp's barrier is a log entry
+//!   (`LogBarrier`); openraft's read adds none to the log.
 //! - [`RaftNode::wait_for_msgs_landed`]: `Node.waitForMsgsLanded`, on the
 //!   commit index as since #3230 (`2d28b2096`). The commit index is what
 //!   this incarnation learnt (0 after a restart, as hashicorp's).
 //! - [`RaftNode::set_apply_callback`]: `FSM.SetApplyCallback`: the FSM
 //!   offers (index, term, state) to the registered channel without
 //!   blocking; a full channel drops the message.
+//! - [`RaftNode::leadership_transfer`], [`RaftNode::timeout_now`]: see
+//!   `raft::transfer`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::ServerState;
 use tokio::sync::{mpsc, watch};
 
+use super::lease::{self, Leadership};
 use crate::block::Block;
 use crate::config::Timing;
 use crate::hooks::observe::Reporter;
@@ -118,14 +135,19 @@ impl std::fmt::Display for TransferError {
 
 /// One incarnation's raft node.
 pub struct RaftNode {
-    raft: Raft,
-    id: NodeId,
-    timing: Timing,
-    leader_rx: watch::Receiver<bool>,
+    pub(super) raft: Raft,
+    pub(super) id: NodeId,
+    pub(super) timing: Timing,
+    /// openraft's leadership with the lease fence; feeds `LeaderCh`.
+    pub(super) leadership: Arc<Leadership>,
+    /// The configuration order of `pickServer`: self, then the peers.
+    pub(super) bootstrap_order: Vec<NodeId>,
+    /// A leadership transfer runs (`leadershipTransferInProgress`).
+    transfer: AtomicBool,
     commit_index: Arc<AtomicU64>,
     fsm_state: FsmState,
     apply_callback: ApplyCallback,
-    reporter: Reporter,
+    pub(super) reporter: Reporter,
 }
 
 /// The parts [`RaftNode::new`] wraps, made by `raft::start`.
@@ -134,30 +156,38 @@ pub struct RaftParts {
     pub commit_index: Arc<AtomicU64>,
     pub fsm_state: FsmState,
     pub apply_callback: ApplyCallback,
+    /// The node's bootstrap order (`Node.Start`: self, then the peers as
+    /// configured): hashicorp's configuration order.
+    pub bootstrap_order: Vec<NodeId>,
+}
+
+/// Clears the transfer flag when the transfer ends, however it ends.
+pub(super) struct TransferGuard<'a>(&'a AtomicBool);
+
+impl Drop for TransferGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl RaftNode {
+    /// Wraps the parts and starts following openraft's metrics for
+    /// `LeaderCh` and the leader lease (`raft::lease`).
     pub fn new(id: NodeId, timing: Timing, parts: RaftParts, reporter: Reporter) -> RaftNode {
-        let (leader_tx, leader_rx) = watch::channel(false);
-        let mut metrics = parts.raft.metrics();
-        crate::hooks::task::spawn("raft-leader-ch", &reporter, async move {
-            let mut leading = false;
-            loop {
-                let now = metrics.borrow_and_update().state == ServerState::Leader;
-                if now != leading {
-                    leading = now;
-                    leader_tx.send_replace(now);
-                }
-                if metrics.changed().await.is_err() {
-                    return;
-                }
-            }
-        });
+        let leadership = Arc::new(Leadership::default());
+        lease::spawn(
+            parts.raft.clone(),
+            Arc::clone(&leadership),
+            timing.raft_leader_lease_timeout,
+            &reporter,
+        );
         RaftNode {
             raft: parts.raft,
             id,
             timing,
-            leader_rx,
+            leadership,
+            bootstrap_order: parts.bootstrap_order,
+            transfer: AtomicBool::new(false),
             commit_index: parts.commit_index,
             fsm_state: parts.fsm_state,
             apply_callback: parts.apply_callback,
@@ -176,17 +206,64 @@ impl RaftNode {
 
     /// hashicorp `LeaderCh` (see the module doc).
     pub fn leader_ch(&self) -> watch::Receiver<bool> {
-        self.leader_rx.clone()
+        self.leadership.subscribe()
     }
 
-    /// `Node.IsLeader`.
+    /// The term this node leads in, unless the lease fenced it there.
+    pub(super) fn leading_term(&self) -> Option<u64> {
+        let (state, term) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            (m.state, m.current_term)
+        };
+        (state == ServerState::Leader && !self.leadership.fenced_in(term)).then_some(term)
+    }
+
+    /// `Node.IsLeader`: hashicorp `State() == Leader`.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().state == ServerState::Leader
+        self.leading_term().is_some()
     }
 
-    /// `Node.GetLeaderID` (none while unknown).
+    /// `Node.GetLeaderID` (none while unknown; none on a leader the lease
+    /// fenced, as hashicorp forgets the leader when it steps down).
     pub fn leader_id(&self) -> Option<NodeId> {
-        self.raft.metrics().borrow().current_leader
+        let (leader, term) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            (m.current_leader, m.current_term)
+        };
+        leader.filter(|&l| !(l == self.id && self.leadership.fenced_in(term)))
+    }
+
+    /// Resolves once the node no longer leads `term`: openraft left it, or
+    /// the lease fenced the node (hashicorp: `runLeader` returned).
+    pub(super) async fn lost_leadership(&self, term: u64) {
+        let mut metrics = self.raft.metrics();
+        let mut leader_ch = self.leader_ch();
+        loop {
+            let leading = {
+                let m = metrics.borrow_and_update();
+                m.state == ServerState::Leader && m.current_term == term
+            };
+            leader_ch.borrow_and_update();
+            if !leading || self.leadership.fenced_in(term) {
+                return;
+            }
+            tokio::select! {
+                changed = metrics.changed() => if changed.is_err() { return },
+                changed = leader_ch.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// Whether a leadership transfer runs.
+    pub fn transfer_in_progress(&self) -> bool {
+        self.transfer.load(Ordering::SeqCst)
+    }
+
+    /// Marks a transfer as running; `None` if one already runs.
+    pub(super) fn begin_transfer(&self) -> Option<TransferGuard<'_>> {
+        (!self.transfer.swap(true, Ordering::SeqCst)).then_some(TransferGuard(&self.transfer))
     }
 
     /// `Node.GetState`: the FSM's last block state.
@@ -213,29 +290,51 @@ impl RaftNode {
 
     /// `Node.Broadcast` (see the module doc).
     pub async fn broadcast(&self, block: &Block) -> Result<(), BroadcastError> {
-        if !self.is_leader() {
+        let Some(term) = self.leading_term() else {
             return Err(BroadcastError::NotLeader);
+        };
+        if self.transfer_in_progress() {
+            return Err(BroadcastError::TransferInProgress);
         }
-        match self.raft.client_write(block.clone()).await {
-            // `future.Error()` only: the FSM's response is not read.
-            Ok(_) => Ok(()),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                Err(BroadcastError::NotLeader)
-            }
-            Err(e) => Err(BroadcastError::Failed(e.to_string())),
+        tokio::select! {
+            biased;
+            written = self.raft.client_write(block.clone()) => match written {
+                // `future.Error()` only: the FSM's response is not read.
+                Ok(_) => Ok(()),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                    Err(BroadcastError::NotLeader)
+                }
+                Err(e) => Err(BroadcastError::Failed(e.to_string())),
+            },
+            () = self.lost_leadership(term) => Err(BroadcastError::LeadershipLost),
         }
     }
 
     /// `Node.HasQuorum` (see the module doc).
     pub async fn has_quorum(&self) -> bool {
-        if !self.is_leader() {
+        let Some(term) = self.leading_term() else {
+            return false;
+        };
+        if self.transfer_in_progress() {
             return false;
         }
-        let bound = self.timing.raft_election_timeout;
-        matches!(
-            tokio::time::timeout(bound, self.raft.ensure_linearizable()).await,
-            Ok(Ok(_))
-        )
+        let retry = Duration::from_millis(self.raft.config().heartbeat_interval);
+        let barrier = async {
+            loop {
+                match self.raft.ensure_linearizable().await {
+                    Ok(_) => return true,
+                    Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
+                        tokio::time::sleep(retry).await
+                    }
+                    Err(_) => return false,
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            ok = barrier => ok,
+            () = self.lost_leadership(term) => false,
+        }
     }
 
     /// `Node.waitForMsgsLanded(timeout)`: polls every min(50 ms,
@@ -265,17 +364,6 @@ impl RaftNode {
             .apply_callback
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = tx;
-    }
-
-    /// `Node.leadershipTransfer`: hashicorp `LeadershipTransfer().Error()`.
-    /// Not yet emulated on openraft 0.9: fails at once.
-    pub async fn leadership_transfer(&self) -> Result<(), TransferError> {
-        if !self.is_leader() {
-            return Err(TransferError::NotLeader);
-        }
-        Err(TransferError::Failed(
-            "leadership transfer is not emulated yet".into(),
-        ))
     }
 
     /// `Node.Stop`: drain for ShutdownTimeout, transfer if leader, shut

@@ -1,7 +1,21 @@
 //! The raft state machine: keeps the last block and rejects any block whose
-//! height or timestamp is not strictly increasing (the FSM of the reference).
-//! It lives in memory: after a restart openraft re-applies the log up to the
-//! saved committed index, which also refills a store that lost its tail.
+//! height or timestamp is not strictly increasing (the FSM of the reference,
+//! `pkg/raft/node.go:FSM`).
+//!
+//! It lives in memory, as the Go FSM does; its snapshots live on the disk
+//! ([`SnapshotStore`]). Emulated as hashicorp does it:
+//! - a restart restores the newest snapshot (`api.go:restoreSnapshot` in
+//!   `NewRaft`): the state jumps to it, lastApplied = its index, and no
+//!   entry is re-applied until a commit index is learnt (see
+//!   `raft::log_store` for why openraft then re-applies nothing);
+//! - `FSM.Snapshot` + `Persist`: [`SnapshotBuilder::build_snapshot`] copies
+//!   the state and makes it durable before openraft hears of it;
+//! - InstallSnapshot (`raft.go:installSnapshot`): the snapshot is made
+//!   durable, then `FSM.Restore` replaces the state: no validation, no
+//!   apply callback, so the skipped heights are never offered.
+//!
+//! Each jump (restore at start, install) is reported as
+//! `SnapshotInstalled`.
 
 use std::io::Cursor;
 
@@ -15,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::entry::{entry_digest, entry_id};
 use super::node::{ApplyCallback, ApplyMsg, FsmState, RaftBlockState};
+use super::snapshot_store::SnapshotStore;
 use crate::block::Block;
 use crate::hooks::observe::{EntryId, Event, Guard, Reporter};
 use crate::types::{ApplyResult, Entry, NodeId, TypeConfig};
@@ -33,7 +48,7 @@ struct State {
 
 pub struct StateMachine {
     state: State,
-    snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
+    snapshots: SnapshotStore,
     /// The FSM's block state, shared with the node (`GetState`).
     shared: FsmState,
     /// `FSM.applyCh`: offered every accepted block state, never blocking.
@@ -41,16 +56,45 @@ pub struct StateMachine {
     reporter: Reporter,
 }
 
+/// The entry a snapshot ends with, as the checkers compare entries: its
+/// digest is the one the snapshot's state recorded (0 for a snapshot from
+/// a node that did not record it).
+fn snapshot_last(meta: &SnapshotMeta<NodeId, BasicNode>, state: &State) -> Option<EntryId> {
+    meta.last_log_id.map(|id| EntryId {
+        index: id.index,
+        term: id.leader_id.term,
+        leader: id.leader_id.node_id,
+        digest: state.last_applied_digest,
+    })
+}
+
 impl StateMachine {
-    pub fn new(shared: FsmState, callback: ApplyCallback, reporter: Reporter) -> StateMachine {
-        *shared.lock().unwrap_or_else(|e| e.into_inner()) = RaftBlockState::default();
-        StateMachine {
+    /// The FSM of a starting node: empty, or restored from the newest
+    /// snapshot on the disk (hashicorp `restoreSnapshot`).
+    pub fn new(
+        shared: FsmState,
+        callback: ApplyCallback,
+        snapshots: SnapshotStore,
+        reporter: Reporter,
+    ) -> anyhow::Result<StateMachine> {
+        let mut sm = StateMachine {
             state: State::default(),
-            snapshot: None,
+            snapshots,
             shared,
             callback,
             reporter,
+        };
+        match sm.snapshots.latest() {
+            Some(snap) => {
+                sm.state = serde_json::from_slice(&snap.data)?;
+                sm.reporter.event(Event::SnapshotInstalled {
+                    last: snapshot_last(&snap.meta, &sm.state),
+                });
+            }
+            None => sm.state = State::default(),
         }
+        sm.publish();
+        Ok(sm)
     }
 
     /// Publishes the state for `GetState`.
@@ -118,9 +162,12 @@ impl StateMachine {
 
 pub struct SnapshotBuilder {
     state: State,
+    snapshots: SnapshotStore,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    /// `FSM.Snapshot` (a copy of the state) and `Persist` into the file
+    /// snapshot store: durable before openraft compacts the log behind it.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         let data =
             serde_json::to_vec(&self.state).map_err(|e| StorageIOError::read_state_machine(&e))?;
@@ -129,6 +176,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             last_membership: self.state.membership.clone(),
             snapshot_id: format!("{:?}", self.state.last_applied),
         };
+        self.snapshots
+            .create(meta.clone(), data.clone())
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -177,6 +227,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         SnapshotBuilder {
             state: self.state.clone(),
+            snapshots: self.snapshots.clone(),
         }
     }
 
@@ -194,28 +245,25 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let bytes = snapshot.into_inner();
         let state: State = serde_json::from_slice(&bytes)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
-        // `FSM.Restore`: replaces the state, no validation, no callback.
+        // `installSnapshot`: the snapshot is durable in the store first,
+        // then `FSM.Restore` replaces the state: no validation, no callback.
+        self.snapshots
+            .create(meta.clone(), bytes)
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         self.state = state;
         self.publish();
-        self.snapshot = Some((meta.clone(), bytes));
-        // The digest is the one the snapshot's state recorded for its last
-        // entry (0 for a snapshot from a node that did not record it).
-        let last = meta.last_log_id.map(|id| EntryId {
-            index: id.index,
-            term: id.leader_id.term,
-            leader: id.leader_id.node_id,
-            digest: self.state.last_applied_digest,
+        self.reporter.event(Event::SnapshotInstalled {
+            last: snapshot_last(meta, &self.state),
         });
-        self.reporter.event(Event::SnapshotInstalled { last });
         Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        Ok(self.snapshot.as_ref().map(|(meta, bytes)| Snapshot {
-            meta: meta.clone(),
-            snapshot: Box::new(Cursor::new(bytes.clone())),
+        Ok(self.snapshots.latest().map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
         }))
     }
 }
