@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
 use crate::p2p::{P2p, Topic};
@@ -40,6 +42,32 @@ impl fmt::Display for NodeExit {
             NodeExit::StartFailed(e) => write!(f, "start failed: {e}"),
             NodeExit::Panicked(m) => write!(f, "election loop panicked: {m}"),
         }
+    }
+}
+
+/// A Go `context.Context`'s cancellation: the election loop's (SIGTERM)
+/// and each worker's.
+#[derive(Clone)]
+pub struct Cancel(Arc<watch::Sender<bool>>);
+
+impl Default for Cancel {
+    fn default() -> Self {
+        Cancel(Arc::new(watch::channel(false).0))
+    }
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 }
 
@@ -92,6 +120,7 @@ impl NodeCtx {
             .max(Duration::from_millis(1));
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            tokio::time::sleep_until((tokio::time::Instant::now() + poll).min(deadline)).await;
             let last = self
                 .raft
                 .raft()
@@ -108,7 +137,6 @@ impl NodeCtx {
                     self.raft.applied_index()
                 ));
             }
-            tokio::time::sleep(poll).await;
         }
     }
 

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::ctx::{NodeCtx, NodeExit};
-use crate::failover::{Cancel, Worker, WorkerExit};
+use crate::ctx::{Cancel, NodeCtx, NodeExit};
+use crate::failover::{Worker, WorkerExit};
 use crate::hooks::observe::{Event, Phase, WorkerRole};
 use crate::hooks::task;
 use crate::raft::RaftBlockState;
@@ -83,7 +83,12 @@ struct Loop {
 pub async fn run(ctx: Arc<NodeCtx>, cancel: Cancel) -> NodeExit {
     let (err_tx, mut err_rx) = mpsc::channel(1);
     let mut leader_ch = ctx.raft.leader_ch();
-    let mut ticker: Option<Interval> = Some(tokio::time::interval(ctx.config.timing.leader_poll));
+    // `time.NewTicker`: the first tick one period in.
+    let period = ctx.config.timing.leader_poll;
+    let mut ticker: Option<Interval> = Some(tokio::time::interval_at(
+        tokio::time::Instant::now() + period,
+        period,
+    ));
     if let Some(t) = ticker.as_mut() {
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     }

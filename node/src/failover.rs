@@ -18,36 +18,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
-use crate::ctx::NodeCtx;
+use crate::ctx::{Cancel, NodeCtx};
 use crate::hooks::chaos;
 use crate::hooks::observe::{Event, Phase, WorkerRole};
 use crate::producer;
 use crate::raft::RaftBlockState;
 use crate::sync::{Role, SyncService};
 use crate::syncer::Syncer;
-
-/// A worker's context: cancelled by the election loop.
-#[derive(Clone)]
-pub struct Cancel(Arc<watch::Sender<bool>>);
-
-impl Default for Cancel {
-    fn default() -> Self {
-        Cancel(Arc::new(watch::channel(false).0))
-    }
-}
-
-impl Cancel {
-    pub fn cancel(&self) {
-        self.0.send_replace(true);
-    }
-
-    pub async fn cancelled(&self) {
-        let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|c| *c).await;
-    }
-}
 
 /// Why a worker's `Run` returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,11 +126,7 @@ impl Worker {
             });
             return exit;
         }
-        let exit = tokio::select! {
-            biased;
-            () = cancel.cancelled() => WorkerExit::Canceled,
-            exit = self.run_components(&ctx) => exit,
-        };
+        let exit = self.run_components(&ctx, &cancel).await;
         // `bc.Stop`, then the deferred service stops: data, then header.
         if let Some(syncer) = &self.syncer {
             syncer.stop();
@@ -167,18 +140,21 @@ impl Worker {
         exit
     }
 
-    /// `bc.Start`: the executor (leader) or the block syncer (follower);
-    /// returns only with a critical error.
-    async fn run_components(&self, ctx: &NodeCtx) -> WorkerExit {
+    /// `bc.Start`: the executor (leader) or the block syncer (follower),
+    /// until cancelled or a critical error. The executor is not dropped
+    /// mid-block: like `Executor.Stop`, cancellation waits for its loop,
+    /// and a block raft took is committed to the store.
+    async fn run_components(&self, ctx: &NodeCtx, cancel: &Cancel) -> WorkerExit {
         match &self.syncer {
-            None => match producer::run(ctx, &self.header, &self.data).await {
+            None => match producer::run(ctx, &self.header, &self.data, cancel).await {
                 Ok(()) => WorkerExit::Canceled,
                 Err(e) => WorkerExit::Failed(e),
             },
             Some(syncer) => {
                 syncer.start();
                 ctx.reporter.phase(Phase::Following);
-                std::future::pending().await
+                cancel.cancelled().await;
+                WorkerExit::Canceled
             }
         }
     }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::NodeConfig;
-use crate::ctx::{NodeCtx, NodeExit};
+use crate::ctx::{Cancel, NodeCtx, NodeExit};
 use crate::election;
-use crate::failover::Cancel;
 use crate::hooks::faults::Faults;
 use crate::hooks::observe::{Event, Observer, Phase, Reporter};
 use crate::hooks::task;
@@ -47,6 +46,7 @@ pub async fn run_node(
 /// switch `ev3230-sigterm-drain`), the loop is cancelled (it stops its
 /// worker), then raft stops (`Node.Stop`); the process waits at most 10 s
 /// for all this. When the loop returns by itself, raft stops the same way.
+/// Either way the store is closed (flushed) last.
 async fn run_started(ctx: Arc<NodeCtx>, stop: StopSignal) -> NodeExit {
     let reporter = ctx.reporter.clone();
     let cancel = Cancel::default();
@@ -74,6 +74,7 @@ async fn run_started(ctx: Arc<NodeCtx>, stop: StopSignal) -> NodeExit {
                 cancel.cancel();
                 let _ = (&mut election).await;
                 ctx.stop_raft().await;
+                close_store(&ctx);
             };
             if tokio::time::timeout(t.stop_wait, shutdown).await.is_err() {
                 tracing::warn!(node = ctx.config.id, "node did not stop within the stop wait");
@@ -83,8 +84,17 @@ async fn run_started(ctx: Arc<NodeCtx>, stop: StopSignal) -> NodeExit {
         exit = &mut election => {
             let exit = exit.unwrap_or_else(NodeExit::Panicked);
             ctx.stop_raft().await;
+            close_store(&ctx);
             exit
         }
+    }
+}
+
+/// `Store.Close` at the end of `FullNode.Run`: what the store buffered
+/// reaches the disk (a kill -9 skips this).
+fn close_store(ctx: &NodeCtx) {
+    if let Err(e) = ctx.store.sync() {
+        tracing::error!(node = ctx.config.id, "store close: {e}");
     }
 }
 

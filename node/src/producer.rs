@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::block::Block;
-use crate::ctx::NodeCtx;
+use crate::ctx::{Cancel, NodeCtx};
 use crate::hooks::chaos;
 use crate::hooks::clock;
 use crate::hooks::observe::{Event, Guard, Phase};
@@ -66,32 +66,39 @@ pub fn initialize_state(ctx: &NodeCtx) -> Result<(), String> {
     Ok(())
 }
 
-/// `Executor.Start` + `executionLoop`: returns only with a critical error
-/// (the caller cancels it to stop).
+/// `Executor.Start` + `executionLoop`: returns with a critical error, or
+/// `Ok` once `cancel` fires between blocks (`Executor.Stop` waits for the
+/// loop: a block in flight is finished, not dropped).
 pub async fn run(
     ctx: &NodeCtx,
     header: &Arc<SyncService>,
     data: &Arc<SyncService>,
+    cancel: &Cancel,
 ) -> Result<(), String> {
     initialize_state(ctx)?;
     let block_time = ctx.config.timing.block_time;
     // The first block at the last block's time + BlockTime.
     let last_ms = ctx.store.tip().map_or(0, |b| b.timestamp_ms);
-    let first = Duration::from_millis(
+    let mut wait = Duration::from_millis(
         (last_ms + block_time.as_millis() as u64).saturating_sub(clock::now_ms()),
     );
-    tokio::time::sleep(first.min(block_time)).await;
     ctx.reporter.phase(Phase::Producing);
     loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Ok(()),
+            () = tokio::time::sleep(wait) => {}
+        }
         let started = tokio::time::Instant::now();
-        match produce_block(ctx, header, data).await {
+        match produce_block(ctx, header, data, cancel).await {
             Ok(()) => {}
             Err(ProduceError::Retry(e)) => {
                 tracing::warn!(node = ctx.config.id, "produce block: {e}")
             }
             Err(ProduceError::Critical(e)) => return Err(e),
         }
-        tokio::time::sleep(block_time.saturating_sub(started.elapsed())).await;
+        // The timer of BlockTime minus the production time.
+        wait = block_time.saturating_sub(started.elapsed());
     }
 }
 
@@ -100,6 +107,7 @@ async fn produce_block(
     ctx: &NodeCtx,
     header: &Arc<SyncService>,
     data: &Arc<SyncService>,
+    cancel: &Cancel,
 ) -> Result<(), ProduceError> {
     if !ctx.raft.has_quorum().await {
         return Err(ProduceError::Retry("no quorum".into()));
@@ -129,7 +137,11 @@ async fn produce_block(
         height: block.height,
         hash: block.hash,
     });
-    // `Broadcast`: the FSM's refusal is invisible here (see raft::node).
+    // `Broadcast`: its context check, then the apply; the FSM's refusal is
+    // invisible here (see raft::node).
+    if cancel.is_cancelled() {
+        return Err(ProduceError::Retry("broadcast: context canceled".into()));
+    }
     ctx.raft
         .broadcast(&block)
         .await

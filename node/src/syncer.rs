@@ -210,10 +210,14 @@ impl Syncer {
     /// `Syncer.RecoverFromRaft` (with `2106f04cb`): equal height → hash
     /// check; raft one ahead → apply raft's block; local ahead → the local
     /// block at raft's height must carry raft's hash; local behind by more
-    /// than one → nothing (success).
+    /// than one → nothing (success); an empty raft state → an error.
     pub fn recover_from_raft(&self, raft: &RaftBlockState) -> Result<(), String> {
         let local = self.store.height();
-        if raft.height == 0 || local + 1 < raft.height {
+        if raft.height == 0 {
+            // Go reads the raft state's header, which is empty here.
+            return Err("raft state holds no block".into());
+        }
+        if local + 1 < raft.height {
             return Ok(());
         }
         if local + 1 == raft.height {

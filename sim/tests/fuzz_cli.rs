@@ -380,7 +380,7 @@ fn bad_input_exits_2_with_one_clear_line() {
     let not_json = tmp.path("not.json");
     std::fs::write(&not_json, "hello").unwrap();
     let wrong_shape = tmp.path("shape.json");
-    std::fs::write(&wrong_shape, "{\"format\": 3, \"seed\": 3}").unwrap();
+    std::fs::write(&wrong_shape, "{\"format\": 4, \"seed\": 3}").unwrap();
     let old_format = tmp.path("old.json");
     std::fs::write(&old_format, "{\"format\": 1, \"seed\": 3}").unwrap();
     for (path, needle) in [
@@ -502,7 +502,7 @@ fn run_prints_a_filtered_json_trace_and_the_failure_context() {
         "height1-deadlock",
         "--trace=json",
         "--node",
-        "n3",
+        "n2",
         "--kind",
         "BecameLeader",
         "--from",
@@ -513,7 +513,7 @@ fn run_prints_a_filtered_json_trace_and_the_failure_context() {
     let json: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
     assert_eq!(json.len(), 1, "{stdout}");
     assert!(
-        json[0].contains("\"node\":\"n3\"") && json[0].contains("\"term\":1"),
+        json[0].contains("\"node\":\"n2\"") && json[0].contains("\"term\":1"),
         "{stdout}"
     );
     assert!(stdout.contains("elections: 1"), "{stdout}");
@@ -521,7 +521,7 @@ fn run_prints_a_filtered_json_trace_and_the_failure_context() {
         stdout.contains("context: faults in force at 20.00 s: none"),
         "{stdout}"
     );
-    assert!(stdout.contains("context: last events of n3:"), "{stdout}");
+    assert!(stdout.contains("context: last events of n2:"), "{stdout}");
     let bad = sim(&["run", HEIGHT1, "--trace", "--node", "x"]);
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -344,8 +344,10 @@ impl RaftNode {
         let poll = (timeout / 4)
             .min(Duration::from_millis(50))
             .max(Duration::from_millis(1));
+        // Go's ticker: the first check one poll in, the last at the deadline.
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            tokio::time::sleep_until((tokio::time::Instant::now() + poll).min(deadline)).await;
             let (applied, committed) = (self.applied_index(), self.commit_index());
             if applied >= committed {
                 return Ok(());
@@ -353,7 +355,6 @@ impl RaftNode {
             if tokio::time::Instant::now() >= deadline {
                 return Err(LandedTimeout { applied, committed });
             }
-            tokio::time::sleep(poll).await;
         }
     }
 

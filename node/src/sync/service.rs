@@ -157,7 +157,12 @@ impl SyncService {
                     return Ok(());
                 }
             }
-            if started.elapsed() + backoff > timeout {
+            // Go waits on the retry timer and the overall timer at once.
+            let left = timeout.saturating_sub(started.elapsed());
+            if backoff < left {
+                tokio::time::sleep(backoff).await;
+            } else {
+                tokio::time::sleep(left).await;
                 if p.init_10min {
                     return Err(StartError(format!(
                         "timeout reached while trying to initialize the store after {} s",
@@ -167,7 +172,6 @@ impl SyncService {
                 self.reporter().phase(Phase::P2pInitGaveUp);
                 return Ok(());
             }
-            tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(p.timing.p2p_init_backoff_max);
         }
         Ok(())
