@@ -23,30 +23,10 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::ctx::{Cancel, NodeCtx, NodeExit};
 use crate::failover::{Worker, WorkerExit};
+use crate::hooks::bugs::StoreLagPolicy;
 use crate::hooks::observe::{Event, Phase, WorkerRole};
 use crate::hooks::task;
 use crate::raft::RaftBlockState;
-
-/// How the loop treats a leader-elect whose block store is more than one
-/// block behind raft, in the historical versions of `election.go` (each a
-/// bug switch but the last).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreLagPolicy {
-    /// Before `40b7251d0` (`ev3255-far-behind-leader`): no check; `Recover`
-    /// does nothing for a gap over one, and the leader starts.
-    Ignore,
-    /// `40b7251d0` (`ev3230-failed-transfer`): abdicate at once; a failed
-    /// transfer is only logged (a raft leader without a worker).
-    AbdicateLogFailure,
-    /// `0f6818f18` (`ev3230-hot-potato`): abdicate at once; a failed
-    /// transfer is an error (exit). Every node elected after a whole
-    /// cluster restart abdicates.
-    AbdicateAtOnce,
-    /// `5897ef3be` + `f61de9952` (fixed): wait for the block store to sync
-    /// (bounded by ShutdownTimeout), then abdicate; no abdication after
-    /// losing leadership mid-wait.
-    WaitThenAbdicate,
-}
 
 /// `waitForBlockStoreSync`'s outcomes (`syncResult`).
 enum SyncResult {

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::block::Block;
-use crate::p2p::Topic;
+use crate::hooks::observe::Topic;
 use crate::types::{NodeId, TypeConfig};
 
 /// Largest frame accepted; a larger length prefix means a corrupt stream.

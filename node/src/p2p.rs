@@ -19,11 +19,11 @@ use tokio::task::JoinHandle;
 use crate::block::Block;
 use crate::config::{PeerConfig, Timing};
 use crate::hooks::faults::Faults;
+pub use crate::hooks::observe::Topic;
 use crate::hooks::observe::{Event, Reporter};
 use crate::hooks::task;
 use crate::net::{Request, Response, RpcClient};
 use crate::types::NodeId;
-pub use crate::types::Topic;
 
 struct Peer {
     id: NodeId,

@@ -1,7 +1,6 @@
 //! The types of the sequencer raft group, shared by everything that stores,
 //! sends or applies its log: node ids, the openraft type configuration, log
-//! entries, what applying an entry did, and the raft handle; and the gossip
-//! topics of the sync services.
+//! entries, what applying an entry did, and the raft handle.
 
 use std::io::Cursor; // the snapshot data type `declare_raft_types!` defaults to
 
@@ -35,22 +34,4 @@ pub enum ApplyResult {
     Accepted,
     /// The block did not increase height and timestamp; the FSM kept its state.
     Rejected(String),
-}
-
-/// A gossip topic: one per sync service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Topic {
-    Header,
-    Data,
-}
-
-impl Topic {
-    pub const ALL: [Topic; 2] = [Topic::Header, Topic::Data];
-
-    pub fn index(self) -> usize {
-        match self {
-            Topic::Header => 0,
-            Topic::Data => 1,
-        }
-    }
 }

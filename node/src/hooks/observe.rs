@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::block::Block;
-use crate::types::Topic;
 
 /// Where a node is in its start-up or work; the liveness checker quotes the
 /// last phase of a stuck node.
@@ -230,6 +229,26 @@ pub struct EntryId {
     pub leader: u64,
     /// `raft::entry::entry_digest` of the payload.
     pub digest: u64,
+}
+
+/// A gossip topic: one per sync service.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Topic {
+    Header,
+    Data,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 2] = [Topic::Header, Topic::Data];
+
+    pub fn index(self) -> usize {
+        match self {
+            Topic::Header => 0,
+            Topic::Data => 1,
+        }
+    }
 }
 
 /// The role of an election-loop worker.

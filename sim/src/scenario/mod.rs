@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub mod draw;
 pub mod fault;
 pub mod swarm;
+pub mod target;
 pub mod trigger;
 pub mod undo;
 

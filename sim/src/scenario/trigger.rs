@@ -369,7 +369,7 @@ mod tests {
                 1,
                 &Event::ServiceStarted {
                     service: 4,
-                    topic: node::types::Topic::Header
+                    topic: node::p2p::Topic::Header
                 }
             ),
             Some(TriggerName::SyncStarted)

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use node::hooks::observe::{Event, WorkerRole};
-use node::types::Topic;
+use node::p2p::Topic;
 
 use super::secs;
 use crate::check::{Checker, DiskWord, Property, Violation};

@@ -1,0 +1,50 @@
+//! What a fault acts on ([`Target`]): the simulated cluster as the runner
+//! exposes it, so faults and their undos need not know the runner.
+
+use std::time::Duration;
+
+/// What a fault acts on: the simulated cluster as the runner exposes it.
+pub trait Target {
+    /// The nodes a name means now: `all` every node, `crashed` and
+    /// `stopped` the nodes the last crash or stop took down, `n3`,
+    /// `leader` and `event` one node if any.
+    fn resolve_nodes(&self, name: &str) -> Vec<u64>;
+    /// The node a name means now, if it means exactly one.
+    fn resolve(&self, name: &str) -> Option<u64> {
+        match self.resolve_nodes(name)[..] {
+            [id] => Some(id),
+            _ => None,
+        }
+    }
+    /// kill -9 of each; they stay down until a fault starts them again
+    /// (the name `crashed` means them from now on).
+    fn crash(&mut self, ids: &[u64]);
+    /// SIGTERM to each; each stops by itself and stays down once it has
+    /// exited, until a fault starts it again (the name `stopped` means
+    /// them from now on). Returns remarks for the trace (a node not
+    /// running, one already stopping).
+    fn stop(&mut self, ids: &[u64]) -> Vec<String>;
+    /// Stops the node if it runs (kills it if it is still stopping after
+    /// a SIGTERM), wipes its disk if `wipe`, starts it; returns a remark
+    /// for the trace if it had to kill a stopping node.
+    fn restart(&mut self, id: u64, wipe: bool) -> Option<String>;
+    /// Whether the node is still stopping after a SIGTERM (its process
+    /// runs).
+    fn is_stopping(&self, id: u64) -> bool;
+    fn set_connect_delay(&mut self, node: u64, peer: u64, delay: Duration);
+    fn set_link_latency(&mut self, a: u64, b: u64, latency: Duration);
+    fn partition(&mut self, a: u64, b: u64);
+    /// Drops the messages from `from` to `to`.
+    fn partition_oneway(&mut self, from: u64, to: u64);
+    /// Repairs the link both ways.
+    fn repair(&mut self, a: u64, b: u64);
+    fn repair_oneway(&mut self, from: u64, to: u64);
+    fn heal_all(&mut self);
+    fn set_loss(&mut self, rate: f64);
+    fn is_running(&mut self, id: u64) -> bool;
+    /// Sets the loss rate back to the scenario's `network.loss`; returns it.
+    fn reset_loss(&mut self) -> f64;
+    /// Sets the link's latency back to the scenario's `network.latency_ms`;
+    /// returns that range.
+    fn reset_link_latency(&mut self, a: u64, b: u64) -> [u64; 2];
+}
