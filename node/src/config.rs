@@ -37,6 +37,9 @@ pub struct Timing {
     pub snapshot_threshold: u64,
     /// `Raft.TrailingLogs` (200): entries kept behind a snapshot.
     pub trailing_logs: u64,
+    /// hashicorp `SnapshotInterval` (120 s, ev-node leaves it): how often
+    /// raft checks whether a snapshot is due (a random [this, 2 x this)).
+    pub snapshot_interval: Duration,
     /// The election loop's leader-id ticker (`election.go:Run`, 300 ms).
     pub leader_poll: Duration,
     /// `initFromP2PWithRetry`: overall timeout (30 s), first backoff (1 s,
@@ -75,6 +78,7 @@ impl Default for Timing {
             send_timeout: ms(100),
             snapshot_threshold: 500,
             trailing_logs: 200,
+            snapshot_interval: Duration::from_secs(120),
             leader_poll: ms(300),
             p2p_init_timeout: Duration::from_secs(30),
             p2p_init_backoff_initial: Duration::from_secs(1),

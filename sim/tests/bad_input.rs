@@ -220,6 +220,10 @@ fn invalid_timing_relations_are_refused_naming_the_fields() {
             &["cluster.snapshot_threshold"][..],
         ),
         ("trailing_logs = 0\n", &["cluster.trailing_logs"][..]),
+        (
+            "snapshot_interval_ms = 0\n",
+            &["cluster.snapshot_interval_ms"][..],
+        ),
         ("send_timeout_ms = 0\n", &["cluster.send_timeout_ms"][..]),
     ] {
         let e = error_of(&cluster(lines));

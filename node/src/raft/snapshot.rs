@@ -17,9 +17,9 @@
 //! `Trigger::snapshot` and `Trigger::purge_log`.
 //!
 //! Limits:
-//! - a scenario shorter than [`SNAPSHOT_INTERVAL`] takes no snapshot, as
-//!   a Go node running that long takes none (the interval is not a
-//!   `Timing` field yet);
+//! - a run shorter than [`Timing::snapshot_interval`] (120 s, hashicorp's
+//!   default) takes no snapshot, as a Go node running that long takes
+//!   none; scenarios shorten it (`snapshot_interval_ms`);
 //! - an openraft leader defers a purge until no replication stream still
 //!   reads the purged entries; hashicorp deletes them and sends a snapshot
 //!   to a follower that still needed them;
@@ -36,9 +36,6 @@ use crate::config::Timing;
 use crate::hooks::observe::Reporter;
 use crate::runtime::random_between;
 use crate::types::Raft;
-
-/// hashicorp `SnapshotInterval` (`config.go:DefaultConfig`, 120 s).
-pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(120);
 
 /// hashicorp `shouldSnapshot`: the log has grown `threshold` entries past
 /// the last snapshot.
@@ -60,8 +57,9 @@ pub fn compact_upto(snapshot: u64, last_log: u64, trailing: u64) -> Option<u64> 
 /// Starts `runSnapshots` for this node.
 pub(crate) fn spawn(raft: Raft, timing: &Timing, reporter: &Reporter) {
     let (threshold, trailing) = (timing.snapshot_threshold, timing.trailing_logs);
+    let interval = timing.snapshot_interval;
     crate::hooks::task::spawn("raft-snapshots", reporter, async move {
-        run(raft, threshold, trailing, SNAPSHOT_INTERVAL).await
+        run(raft, threshold, trailing, interval).await
     });
 }
 

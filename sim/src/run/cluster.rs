@@ -55,6 +55,7 @@ fn timing(s: &Scenario) -> Timing {
         send_timeout: ms(c.send_timeout_ms),
         snapshot_threshold: c.snapshot_threshold,
         trailing_logs: c.trailing_logs,
+        snapshot_interval: ms(c.snapshot_interval_ms),
         store_sync_interval: ms(c.store_sync_ms),
         p2p_init_timeout: ms(c.p2p_init_timeout_ms),
         ..Timing::default()

@@ -110,6 +110,9 @@ pub struct Cluster {
     /// `Raft.TrailingLogs` (200, e2e too): entries kept behind a snapshot;
     /// a follower further behind is sent the snapshot.
     pub trailing_logs: u64,
+    /// hashicorp `SnapshotInterval` (120 s, e2e too): how often raft checks
+    /// whether a snapshot is due; shorter runs need it shorter to compact.
+    pub snapshot_interval_ms: u64,
     pub store_sync_ms: u64,
     pub p2p_init_timeout_ms: u64,
     /// A node that exits by itself (leadership lost) is restarted after this,
@@ -139,6 +142,7 @@ impl Default for Cluster {
             send_timeout_ms: ms(t.send_timeout),
             snapshot_threshold: t.snapshot_threshold,
             trailing_logs: t.trailing_logs,
+            snapshot_interval_ms: ms(t.snapshot_interval),
             store_sync_ms: ms(t.store_sync_interval),
             p2p_init_timeout_ms: ms(t.p2p_init_timeout),
             supervisor_restart_ms: 1000,
@@ -195,6 +199,11 @@ impl Cluster {
                 self.snapshot_threshold,
             ),
             ("trailing_logs", "TrailingLogs", self.trailing_logs),
+            (
+                "snapshot_interval_ms",
+                "SnapshotInterval",
+                self.snapshot_interval_ms,
+            ),
         ] {
             if v == 0 {
                 return Err(format!(
