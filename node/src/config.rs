@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::hooks::bugs::Bugs;
+use crate::hooks::fixes::Fixes;
 
 /// A peer of the raft group and of p2p; every sequencer is both.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +106,7 @@ pub struct NodeConfig {
     pub peers: Vec<PeerConfig>,
     pub timing: Timing,
     pub bugs: Bugs,
+    pub fixes: Fixes,
     /// Seeds openraft's randomness (election timeouts) in real mode; the
     /// simulation seeds it once per run instead.
     pub seed: u64,

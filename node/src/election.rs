@@ -173,6 +173,11 @@ impl Loop {
             }
             return Step::Continue;
         }
+        if self.ctx.config.fixes.leader_barrier && !self.ctx.raft.has_quorum().await {
+            // fix-leader-barrier: `raft.Barrier(SendTimeout)` failed, so
+            // this node no longer leads; the loop sees that next.
+            return Step::Continue;
+        }
         if is_started {
             if let Some(step) = self.leave_follower().await {
                 return step;

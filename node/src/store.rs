@@ -1,10 +1,16 @@
 //! The node's store: blocks by height, plus the raft state, on a [`Disk`].
 //!
-//! Block writes are buffered: they are visible to the node at once but reach
-//! the disk only at [`Store::sync`]; a crash loses the unsynced tail, as a
-//! buffered badger write does in the modelled node. Raft's log, vote and
-//! snapshots are written through, since raft requires them durable before
-//! it acts.
+//! Block writes are buffered: they are visible to the node at once and
+//! become durable only at [`Store::sync`]. The modelled node's badger store
+//! (`pkg/store/badger_options.go`: `SyncWrites` off) writes a committed
+//! batch into its memory-mapped WAL: the process's death (kill -9) keeps
+//! it, since the OS still holds the pages, and only a power loss loses
+//! the unsynced tail. So the tail lives in the [`Disk`] (the page cache),
+//! which outlives the process: [`DiskHandle::write_back`] when the process
+//! dies, [`DiskHandle::lose_unsynced`] when the machine does. In real mode
+//! the tail is in the process, so a real kill -9 loses it as a power loss
+//! would. Raft's log, vote and snapshots are written through (hashicorp's
+//! bolt stores fsync every write).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -21,7 +27,12 @@ use crate::types::{Entry, NodeId};
 /// What survives a crash.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Disk {
+    /// Blocks written back to the disk.
     pub blocks: BTreeMap<u64, Block>,
+    /// Blocks the process wrote since the last sync: in the OS page cache,
+    /// so they outlive the process but not a power loss.
+    #[serde(skip)]
+    pub unsynced: BTreeMap<u64, Block>,
     pub raft: RaftDisk,
 }
 
@@ -95,6 +106,20 @@ impl DiskHandle {
         std::fs::rename(tmp, file)
     }
 
+    /// The process died, the machine did not: the OS writes the page cache
+    /// back.
+    pub fn write_back(&self) {
+        let mut disk = self.lock();
+        let tail = std::mem::take(&mut disk.unsynced);
+        disk.blocks.extend(tail);
+    }
+
+    /// The machine lost power: what the process wrote since its last sync
+    /// is gone.
+    pub fn lose_unsynced(&self) {
+        self.lock().unsynced.clear();
+    }
+
     /// Empties the disk: a fresh start.
     pub fn wipe(&self) {
         *self.lock() = Disk::default();
@@ -132,25 +157,17 @@ impl std::fmt::Display for PutError {
     }
 }
 
-/// Blocks of one node incarnation: the synced ones on disk plus a buffered tail.
+/// Blocks of one node incarnation: the synced ones on disk plus the
+/// unsynced tail.
 #[derive(Clone)]
 pub struct Store {
     disk: DiskHandle,
-    pending: Arc<Mutex<BTreeMap<u64, Block>>>,
     reporter: Reporter,
 }
 
 impl Store {
     pub fn new(disk: DiskHandle, reporter: Reporter) -> Store {
-        Store {
-            disk,
-            pending: Arc::default(),
-            reporter,
-        }
-    }
-
-    fn pending(&self) -> MutexGuard<'_, BTreeMap<u64, Block>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+        Store { disk, reporter }
     }
 
     pub fn height(&self) -> u64 {
@@ -158,21 +175,15 @@ impl Store {
     }
 
     pub fn tip(&self) -> Option<Block> {
-        if let Some((_, b)) = self.pending().last_key_value() {
-            return Some(b.clone());
-        }
-        self.disk
-            .lock()
-            .blocks
-            .last_key_value()
-            .map(|(_, b)| b.clone())
+        let disk = self.disk.lock();
+        let tip = disk.unsynced.last_key_value().or(disk.blocks.last_key_value());
+        tip.map(|(_, b)| b.clone())
     }
 
     pub fn get(&self, height: u64) -> Option<Block> {
-        if let Some(b) = self.pending().get(&height) {
-            return Some(b.clone());
-        }
-        self.disk.lock().blocks.get(&height).cloned()
+        let disk = self.disk.lock();
+        let block = disk.unsynced.get(&height).or(disk.blocks.get(&height));
+        block.cloned()
     }
 
     /// Stores the next block. Returns `Ok(false)` when this very block is
@@ -200,18 +211,22 @@ impl Store {
                 tip: tip_height,
             });
         }
-        self.pending().insert(block.height, block.clone());
+        self.disk.lock().unsynced.insert(block.height, block.clone());
         self.reporter.stored(block);
         Ok(true)
     }
 
     /// Moves the buffered tail to disk.
     pub fn sync(&self) -> io::Result<()> {
-        let tail = std::mem::take(&mut *self.pending());
-        let Some(height) = tail.keys().next_back().copied() else {
-            return Ok(());
+        let height = {
+            let mut disk = self.disk.lock();
+            let tail = std::mem::take(&mut disk.unsynced);
+            let Some(height) = tail.keys().next_back().copied() else {
+                return Ok(());
+            };
+            disk.blocks.extend(tail);
+            height
         };
-        self.disk.lock().blocks.extend(tail);
         self.disk.persist()?;
         self.reporter.event(Event::StoreSynced { height });
         Ok(())

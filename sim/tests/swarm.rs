@@ -37,7 +37,7 @@ fn draws_are_valid_deterministic_and_heal() {
                 FaultKind::Partition { .. } => partitioned = true,
                 FaultKind::Heal {} => partitioned = false,
                 FaultKind::Loss { rate } => lossy = *rate > 0.0,
-                FaultKind::Crash { .. } => down += 1,
+                FaultKind::Crash { .. } | FaultKind::PowerLoss { .. } => down += 1,
                 FaultKind::Restart { node } if node == "crashed" => down -= 1,
                 FaultKind::FreshStart { .. } => {
                     panic!("seed {seed}: fresh_start is not in swarm.toml")

@@ -8,11 +8,13 @@
 //! - [`chaos`]: task-order exploration and named fault points (no-ops in real mode);
 //! - [`task`]: the one way to start a task (panics reported, order explored);
 //! - [`clock`]: wall-clock milliseconds, simulated inside turmoil;
-//! - [`bugs`]: switches that bring back pre-fix behaviour (all off by default).
+//! - [`bugs`]: switches that bring back pre-fix behaviour (all off by default);
+//! - [`fixes`]: switches that add a proposed remedy (all off by default).
 
 pub mod bugs;
 pub mod chaos;
 pub mod clock;
 pub mod faults;
+pub mod fixes;
 pub mod observe;
 pub mod task;

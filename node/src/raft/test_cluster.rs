@@ -146,6 +146,7 @@ pub async fn cluster(n: u64) -> Vec<Member> {
                     peers,
                     timing: timing(),
                     bugs: Bugs::default(),
+                    fixes: Default::default(),
                     seed: id,
                 },
                 disk: DiskHandle::in_memory(),

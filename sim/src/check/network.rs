@@ -162,7 +162,7 @@ mod tests {
         fn resolve_nodes(&self, name: &str) -> Vec<u64> {
             id(name).into_iter().collect()
         }
-        fn crash(&mut self, _: &[u64]) {}
+        fn crash(&mut self, _: &[u64], _: bool) {}
         fn stop(&mut self, _: &[u64]) -> Vec<String> {
             Vec::new()
         }

@@ -11,6 +11,7 @@ pub mod shrink;
 use std::path::PathBuf;
 
 use node::hooks::bugs::BUG_SWITCHES;
+use node::hooks::fixes::FIX_SWITCHES;
 
 use crate::run::RunReport;
 use crate::verdict::exit;
@@ -50,7 +51,12 @@ fn write_file(file: &std::path::Path, text: &str) -> Result<(), String> {
 
 /// `sim bugs`: the bug switches and what each brings back.
 pub fn bugs() -> i32 {
+    println!("Bug switches (pre-fix behaviour of the Go code; `--bug NAME` or `bugs = [...]`):");
     for (name, what) in BUG_SWITCHES {
+        println!("{name}\n    {what}");
+    }
+    println!("\nFix switches (remedies the Go code lacks; `fixes = [...]` in a scenario):");
+    for (name, what) in FIX_SWITCHES {
         println!("{name}\n    {what}");
     }
     exit::PASS

@@ -208,6 +208,7 @@ impl Cluster<'_> {
                     .collect(),
                 timing: timing.clone(),
                 bugs,
+                fixes: scenario.fixes(),
                 seed: 0,
             };
             let (disk, faults, stop) = (node.disk.clone(), node.faults.clone(), node.stop.clone());
@@ -256,13 +257,16 @@ impl Cluster<'_> {
     }
 
     /// Crashes the node if it runs (returns true then); cancels any
-    /// restart the supervisor had planned for it.
+    /// restart the supervisor had planned for it. The process dies, the
+    /// machine does not: its store writes reach the disk (see
+    /// `node::store`).
     pub fn crash(&mut self, id: u64) -> bool {
         let running = self.is_running(id);
         if running {
             let name = self.node(id).name.clone();
             self.sim.crash(name.as_str());
         }
+        self.node(id).disk.write_back();
         self.supervisor.retain(|(_, n)| *n != id);
         self.stopping.remove(&id);
         running
@@ -308,6 +312,16 @@ impl Cluster<'_> {
         self.stopping.remove(&id);
     }
 
+    /// The node's machine loses power: as [`Cluster::crash`], but the
+    /// store writes since the last sync are lost (badger without
+    /// `SyncWrites`); raft's state is fsynced and stays.
+    pub fn power_loss(&mut self, id: u64) -> bool {
+        if self.is_running(id) {
+            self.node(id).disk.lose_unsynced();
+        }
+        self.crash(id)
+    }
+
     pub fn wipe(&self, id: u64) {
         self.node(id).disk.wipe();
     }
@@ -319,6 +333,7 @@ impl Cluster<'_> {
     /// The node exited by itself at `at`: the supervisor restarts it
     /// later, unless a fault holds it down.
     pub fn exited(&mut self, id: u64, at: Duration) {
+        self.node(id).disk.write_back();
         self.stopping.remove(&id);
         if !self.held_down.contains(&id) {
             self.supervisor.push((at + self.supervisor_delay, id));

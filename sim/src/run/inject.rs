@@ -234,9 +234,9 @@ impl Target for Run<'_> {
         }
     }
 
-    fn crash(&mut self, ids: &[u64]) {
+    fn crash(&mut self, ids: &[u64], power_loss: bool) {
         for id in ids {
-            self.kill(*id);
+            self.kill(*id, power_loss);
             self.cluster.hold_down(*id);
         }
         self.injector.last_crashed = ids.to_vec();
@@ -267,7 +267,7 @@ impl Target for Run<'_> {
                 since.as_secs_f64()
             )
         });
-        self.kill(id);
+        self.kill(id, false);
         if wipe {
             self.cluster.wipe(id);
         }

@@ -213,9 +213,9 @@ impl Run<'_> {
             }
         }
         for (node, at) in exited {
+            self.cluster.exited(node, at);
             let disk = self.cluster.disk_word(node);
             self.checks.node_down(at, node, &disk);
-            self.cluster.exited(node, at);
         }
     }
 
@@ -230,10 +230,15 @@ impl Run<'_> {
         }
     }
 
-    /// Kills the node (kill -9) if it runs; the checkers learn what its
-    /// disk kept.
-    fn kill(&mut self, id: u64) {
-        if self.cluster.crash(id) {
+    /// Kills the node (kill -9; with `power_loss` its machine loses power)
+    /// if it runs; the checkers learn what its disk kept.
+    fn kill(&mut self, id: u64, power_loss: bool) {
+        let killed = if power_loss {
+            self.cluster.power_loss(id)
+        } else {
+            self.cluster.crash(id)
+        };
+        if killed {
             let disk = self.cluster.disk_word(id);
             let now = self.cluster.sim.elapsed();
             self.checks.node_down(now, id, &disk);

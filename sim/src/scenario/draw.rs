@@ -44,8 +44,13 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
     let (at_s, until_s) = (d.at_s, d.until_s);
     let fault = Fault::at;
     match kind {
-        FaultName::Crash => {
-            let crash = FaultKind::Crash { node: process(rng) };
+        FaultName::Crash | FaultName::PowerLoss => {
+            let node = process(rng);
+            let crash = if kind == FaultName::Crash {
+                FaultKind::Crash { node }
+            } else {
+                FaultKind::PowerLoss { node }
+            };
             let back = FaultKind::Restart {
                 node: "crashed".to_string(),
             };
@@ -165,6 +170,7 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
     if rng.gen_bool(0.5) {
         match &mut kind {
             FaultKind::Crash { node }
+            | FaultKind::PowerLoss { node }
             | FaultKind::Stop { node }
             | FaultKind::Restart { node }
             | FaultKind::FreshStart { node }

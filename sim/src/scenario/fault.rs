@@ -62,8 +62,13 @@ impl Fault {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultKind {
-    /// Kill the node (kill -9): unsynced store writes are lost.
+    /// Kill the node (kill -9): the process dies; its store writes stay
+    /// (badger's memory-mapped WAL outlives the process).
     Crash { node: String },
+    /// The node's machine loses power: the process dies and the store's
+    /// writes since its last sync are lost (badger without `SyncWrites`);
+    /// raft's fsynced state stays.
+    PowerLoss { node: String },
     /// SIGTERM: the node stops by itself (reports `StopRequested`, resigns,
     /// drains, exits); it stays down until a `restart`.
     Stop { node: String },
@@ -100,6 +105,7 @@ pub enum FaultKind {
 #[serde(rename_all = "snake_case")]
 pub enum FaultName {
     Crash,
+    PowerLoss,
     Stop,
     Restart,
     FreshStart,
@@ -113,8 +119,9 @@ pub enum FaultName {
 
 impl FaultName {
     /// Every kind.
-    pub const ALL: [FaultName; 10] = [
+    pub const ALL: [FaultName; 11] = [
         FaultName::Crash,
+        FaultName::PowerLoss,
         FaultName::Stop,
         FaultName::Restart,
         FaultName::FreshStart,
@@ -130,6 +137,7 @@ impl FaultName {
     pub fn name(self) -> &'static str {
         match self {
             FaultName::Crash => "crash",
+            FaultName::PowerLoss => "power_loss",
             FaultName::Stop => "stop",
             FaultName::Restart => "restart",
             FaultName::FreshStart => "fresh_start",
@@ -144,8 +152,9 @@ impl FaultName {
 
     /// The kinds swarm draws (a heal comes with the fault it heals), in
     /// the order of the default `fault_kinds`.
-    pub const DRAWN: [FaultName; 9] = [
+    pub const DRAWN: [FaultName; 10] = [
         FaultName::Crash,
+        FaultName::PowerLoss,
         FaultName::Stop,
         FaultName::Restart,
         FaultName::FreshStart,
@@ -172,13 +181,14 @@ impl FaultKind {
                 Ok(())
             } else {
                 Err(format!(
-                    "{at}.{field}: `all` names every node only in a crash, stop or restart, not in a `{}` fault",
+                    "{at}.{field}: `all` names every node only in a crash, power loss, stop or restart, not in a `{}` fault",
                     self.name()
                 ))
             }
         };
         match self {
             FaultKind::Crash { node }
+            | FaultKind::PowerLoss { node }
             | FaultKind::Stop { node }
             | FaultKind::Restart { node }
             | FaultKind::FreshStart { node } => node_ok("node", node),
@@ -221,12 +231,16 @@ impl FaultKind {
         }
     }
 
-    /// Whether its `node` may be `all`: a crash, stop or restart of every
-    /// node at once (the Go e2e whole-cluster restart).
+    /// Whether its `node` may be `all`: a crash, power loss, stop or
+    /// restart of every node at once (the Go e2e whole-cluster restart, a
+    /// site-wide outage).
     pub fn takes_all(&self) -> bool {
         matches!(
             self,
-            FaultKind::Crash { .. } | FaultKind::Stop { .. } | FaultKind::Restart { .. }
+            FaultKind::Crash { .. }
+                | FaultKind::PowerLoss { .. }
+                | FaultKind::Stop { .. }
+                | FaultKind::Restart { .. }
         )
     }
 
@@ -238,6 +252,7 @@ impl FaultKind {
     pub fn fault_name(&self) -> FaultName {
         match self {
             FaultKind::Crash { .. } => FaultName::Crash,
+            FaultKind::PowerLoss { .. } => FaultName::PowerLoss,
             FaultKind::Stop { .. } => FaultName::Stop,
             FaultKind::Restart { .. } => FaultName::Restart,
             FaultKind::FreshStart { .. } => FaultName::FreshStart,
@@ -258,6 +273,7 @@ impl FaultKind {
         matches!(
             self,
             FaultKind::Crash { .. }
+                | FaultKind::PowerLoss { .. }
                 | FaultKind::Stop { .. }
                 | FaultKind::Partition { .. }
                 | FaultKind::PartitionOneway { .. }
@@ -272,11 +288,13 @@ impl FaultKind {
         let skipped = Applied::skipped;
         match self {
             FaultKind::Crash { node }
+            | FaultKind::PowerLoss { node }
             | FaultKind::Stop { node }
             | FaultKind::Restart { node }
             | FaultKind::FreshStart { node } => {
                 let what = match self {
                     FaultKind::Crash { .. } => "crash",
+                    FaultKind::PowerLoss { .. } => "power loss",
                     FaultKind::Stop { .. } => "stop",
                     FaultKind::Restart { .. } => "restart",
                     _ => "fresh start",
@@ -286,8 +304,8 @@ impl FaultKind {
                     return skipped(format!("{what} {node}: no such node now, skipped"));
                 }
                 let remarks = match self {
-                    FaultKind::Crash { .. } => {
-                        t.crash(&ids);
+                    FaultKind::Crash { .. } | FaultKind::PowerLoss { .. } => {
+                        t.crash(&ids, matches!(self, FaultKind::PowerLoss { .. }));
                         Vec::new()
                     }
                     FaultKind::Stop { .. } => t.stop(&ids),
@@ -477,7 +495,7 @@ pub fn leaves_a_fault_in_force(faults: &[Fault]) -> bool {
             FaultKind::Partition { .. } | FaultKind::PartitionOneway { .. } => partitioned = true,
             FaultKind::Heal {} => partitioned = false,
             FaultKind::Loss { rate } => lossy = *rate > 0.0,
-            FaultKind::Crash { .. } => crashed += 1,
+            FaultKind::Crash { .. } | FaultKind::PowerLoss { .. } => crashed += 1,
             FaultKind::Stop { .. } => stopped += 1,
             FaultKind::Restart { node } if node == "crashed" => crashed = (crashed - 1).max(0),
             FaultKind::Restart { node } if node == "stopped" => stopped = (stopped - 1).max(0),

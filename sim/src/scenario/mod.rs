@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::Path;
 
 use node::hooks::bugs::Bugs;
+use node::hooks::fixes::Fixes;
 use node::hooks::chaos::Intensity;
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,10 @@ pub struct Scenario {
     /// Bug switches on in every run of this scenario (more with `--bug`).
     #[serde(default)]
     pub bugs: Vec<String>,
+    /// Fix switches (proposed remedies the Go code lacks) on in every run
+    /// of this scenario; `sim bugs` lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<String>,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
     /// Swarm testing: the seed draws cluster size, network, exploration
@@ -361,6 +366,16 @@ impl Scenario {
         (1..=self.cluster.nodes).map(|i| format!("n{i}")).collect()
     }
 
+    /// The fix switches of the file (validated by [`Scenario::validate`]).
+    pub fn fixes(&self) -> Fixes {
+        let mut fixes = Fixes::default();
+        for name in &self.fixes {
+            // Unknown names were refused when the file was read.
+            let _ = fixes.enable(name);
+        }
+        fixes
+    }
+
     /// The bug switches of the file plus `extra`.
     pub fn bugs_with(&self, extra: &[String]) -> Result<Bugs, String> {
         let mut bugs = Bugs::default();
@@ -440,6 +455,11 @@ impl Scenario {
         }
         probability("network.loss", self.network.loss)?;
         self.bugs_with(&[]).map_err(|e| format!("bugs: {e}"))?;
+        for name in &self.fixes {
+            Fixes::default()
+                .enable(name)
+                .map_err(|e| format!("fixes: {e}"))?;
+        }
         for name in self.expect.with_bug.keys() {
             Bugs::default()
                 .enable(name)
@@ -494,7 +514,7 @@ impl Scenario {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`, `crashed`, `stopped`{}; a crash, stop or restart may name `all`)",
+                        "{at}.{field}: no node `{name}` (this cluster has {}, or `leader`, `crashed`, `stopped`{}; a crash, power loss, stop or restart may name `all`)",
                         names.join(", "),
                         if triggered { ", `event`" } else { "" }
                     ))

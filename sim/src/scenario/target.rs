@@ -16,9 +16,10 @@ pub trait Target {
             _ => None,
         }
     }
-    /// kill -9 of each; they stay down until a fault starts them again
-    /// (the name `crashed` means them from now on).
-    fn crash(&mut self, ids: &[u64]);
+    /// kill -9 of each (with `power_loss`, each machine loses power: the
+    /// store's unsynced writes go too); they stay down until a fault
+    /// starts them again (the name `crashed` means them from now on).
+    fn crash(&mut self, ids: &[u64], power_loss: bool);
     /// SIGTERM to each; each stops by itself and stays down once it has
     /// exited, until a fault starts it again (the name `stopped` means
     /// them from now on). Returns remarks for the trace (a node not

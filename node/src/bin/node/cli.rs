@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand};
 use node::hooks::bugs::BUG_SWITCHES;
+use node::hooks::fixes::FIX_SWITCHES;
 use node::PeerConfig;
 
 /// Largest devnet size accepted (ports and file descriptors stay sane).
@@ -55,6 +56,9 @@ pub(crate) struct RunArgs {
     /// Turn on a pre-fix behaviour of the node (repeatable).
     #[arg(long = "bug", value_name = "NAME", value_parser = bug_names())]
     pub(crate) bugs: Vec<String>,
+    /// Turn on a proposed remedy the Go code lacks (repeatable).
+    #[arg(long = "fix", value_name = "NAME", value_parser = fix_names())]
+    pub(crate) fixes: Vec<String>,
     /// Seed of raft's randomness (election timeouts) [default: the node id].
     #[arg(long, value_name = "S")]
     pub(crate) seed: Option<u64>,
@@ -89,6 +93,15 @@ pub(crate) struct DevnetArgs {
 fn bug_names() -> PossibleValuesParser {
     PossibleValuesParser::new(
         BUG_SWITCHES
+            .iter()
+            .map(|(name, what)| PossibleValue::new(*name).help(*what)),
+    )
+}
+
+/// The fix switches, with their descriptions for `--help`.
+fn fix_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        FIX_SWITCHES
             .iter()
             .map(|(name, what)| PossibleValue::new(*name).help(*what)),
     )

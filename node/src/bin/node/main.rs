@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use node::hooks::bugs::Bugs;
+use node::hooks::fixes::Fixes;
 use node::hooks::faults::Faults;
 use node::hooks::observe::LogObserver;
 use node::store::DiskHandle;
@@ -107,6 +108,10 @@ fn node_config(args: &RunArgs) -> Result<NodeConfig, String> {
     for name in &args.bugs {
         bugs.enable(name).map_err(|e| format!("--bug: {e}"))?;
     }
+    let mut fixes = Fixes::default();
+    for name in &args.fixes {
+        fixes.enable(name).map_err(|e| format!("--fix: {e}"))?;
+    }
     let timing = Timing {
         block_time: Duration::from_millis(args.block_time_ms),
         ..Timing::default()
@@ -118,6 +123,7 @@ fn node_config(args: &RunArgs) -> Result<NodeConfig, String> {
         peers: args.peers.clone(),
         timing,
         bugs,
+        fixes,
         seed: args.seed.unwrap_or(args.id),
     })
 }

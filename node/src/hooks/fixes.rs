@@ -1,0 +1,81 @@
+//! Fix switches: remedies the modelled Go code does not have (yet), for
+//! hazards the harness found in it. A bug switch brings back behaviour the
+//! Go code had; a fix switch adds behaviour it lacks, so the harness can
+//! evaluate a remedy before anyone writes it in Go. Default: every fix off
+//! (the node is the Go code as it is); a scenario turns fixes on with
+//! `fixes = [...]`.
+
+use serde::{Deserialize, Serialize};
+
+/// One switch per proposed remedy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fixes {
+    /// A new leader waits for raft's Barrier (its FSM has applied every
+    /// committed entry, its own no-op included) before the election loop
+    /// checks its state and starts the leader worker.
+    pub leader_barrier: bool,
+}
+
+/// Name and one-line description of every fix switch.
+pub const FIX_SWITCHES: &[(&str, &str)] = &[(
+    "fix-leader-barrier",
+    "proposed remedy (not in the Go code): after `waitForMsgsLanded`, a new leader waits for \
+     `raft.Barrier(SendTimeout)` before leader work, so `initializeState` and `ProduceBlock` \
+     see every committed block (the barrier fails only when the node stops leading; the loop \
+     then goes on as for a lost leadership). Without it, a \
+     leader elected before its first commit (CommitIndex 0) reads a stale FSM and, as \
+     `Broadcast` hides the FSM's refusal, signs a second header at a height raft has \
+     (docs/findings.md, F1)",
+)];
+
+impl Fixes {
+    /// Turns on the fix called `name`; an unknown name is an error that
+    /// lists the known ones.
+    pub fn enable(&mut self, name: &str) -> Result<(), String> {
+        let flag = match name {
+            "fix-leader-barrier" => &mut self.leader_barrier,
+            _ => {
+                let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
+                return Err(format!(
+                    "unknown fix switch `{name}` (known: {})",
+                    known.join(", ")
+                ));
+            }
+        };
+        *flag = true;
+        Ok(())
+    }
+
+    /// Names of the fixes that are on, in the order of [`FIX_SWITCHES`].
+    pub fn names(&self) -> Vec<&'static str> {
+        let on = [self.leader_barrier];
+        FIX_SWITCHES
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|((name, _), _)| *name)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_fix_can_be_enabled_and_is_named_back() {
+        let mut fixes = Fixes::default();
+        assert!(fixes.names().is_empty());
+        for (name, _) in FIX_SWITCHES {
+            fixes.enable(name).unwrap();
+        }
+        let names: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(fixes.names(), names);
+    }
+
+    #[test]
+    fn an_unknown_fix_is_refused_with_the_known_names() {
+        let err = Fixes::default().enable("fix-nothing").unwrap_err();
+        assert!(err.contains("fix-leader-barrier"), "{err}");
+    }
+}

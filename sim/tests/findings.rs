@@ -1,0 +1,64 @@
+//! The findings of docs/findings.md, each with its evidence: the hazard
+//! shows without its remedy, and the remedy (a fix switch) removes it.
+#![cfg(feature = "sim")]
+
+use std::path::Path;
+
+use sim::check::{Property, Violation};
+use sim::run::{run, RunReport, RunSpec};
+use sim::scenario::Scenario;
+use sim::verdict::describe;
+
+fn load(rel: &str) -> Scenario {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(rel);
+    Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run_at(scenario: &Scenario, seed: u64) -> RunReport {
+    let spec = RunSpec {
+        scenario: scenario.clone(),
+        seed,
+        bugs: Vec::new(),
+        keep_trace: false,
+        progress: false,
+    };
+    run(&spec).expect("run starts")
+}
+
+fn double_signs(report: &RunReport) -> bool {
+    matches!(
+        report.violation,
+        Some(Violation::Safety {
+            property: Property::NoDoubleSigning,
+            ..
+        })
+    )
+}
+
+/// F1: a leader elected before its first commit reads a stale FSM and signs
+/// a height raft has, on the seeds the known-open file names; with
+/// `fix-leader-barrier` it does not on any of them (the run may still fail
+/// otherwise: without DA, followers that gave up p2p init stay behind).
+#[test]
+fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
+    let scenario = load("known-open/restarted_leader_double_signs.toml");
+    assert!(scenario.fixes.is_empty(), "the evidence runs the Go code as it is");
+    for &seed in &scenario.expect.seeds {
+        let report = run_at(&scenario, seed);
+        assert!(
+            double_signs(&report),
+            "seed {seed} without the fix: {}",
+            describe(report.violation.as_ref())
+        );
+    }
+    let mut fixed = scenario.clone();
+    fixed.fixes = vec!["fix-leader-barrier".to_string()];
+    for seed in 1..=20 {
+        let report = run_at(&fixed, seed);
+        assert!(
+            !double_signs(&report),
+            "seed {seed} with fix-leader-barrier: {}",
+            describe(report.violation.as_ref())
+        );
+    }
+}
