@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
 use crate::p2p::{P2p, Topic};
-use crate::raft::RaftNode;
+use crate::raft::{LandedTarget, RaftNode};
 use crate::store::Store;
 use crate::sync::{Role, SyncParts, SyncService, SyncStore};
 
@@ -108,36 +108,20 @@ impl NodeCtx {
     /// `ev3230-sigterm-drain`, applied ≥ last log index, as before
     /// `2d28b2096`.
     pub async fn wait_for_msgs_landed(&self, timeout: Duration) -> Result<(), String> {
-        if !self.config.bugs.ev3230_sigterm_drain {
-            return self
-                .raft
-                .wait_for_msgs_landed(timeout)
-                .await
-                .map_err(|e| format!("max wait time reached: {e:?}"));
-        }
-        let poll = (timeout / 4)
-            .min(Duration::from_millis(50))
-            .max(Duration::from_millis(1));
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            tokio::time::sleep_until((tokio::time::Instant::now() + poll).min(deadline)).await;
-            let last = self
-                .raft
-                .raft()
-                .metrics()
-                .borrow()
-                .last_log_index
-                .unwrap_or(0);
-            if self.raft.applied_index() >= last {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
-                    "max wait time reached: applied {} < last {last}",
-                    self.raft.applied_index()
-                ));
-            }
-        }
+        let target = if self.config.bugs.ev3230_sigterm_drain {
+            LandedTarget::LastIndex
+        } else {
+            LandedTarget::CommitIndex
+        };
+        self.raft
+            .wait_for_msgs_landed(timeout, target)
+            .await
+            .map_err(|e| {
+                format!(
+                    "max wait time reached: applied {} < {:?} {}",
+                    e.applied, target, e.target
+                )
+            })
     }
 
     /// `Node.Stop` (`pkg/raft/node.go`): drain for ShutdownTimeout (with

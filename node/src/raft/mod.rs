@@ -61,7 +61,7 @@ use openraft::{BasicNode, Config, SnapshotPolicy};
 pub use crate::runtime::{random_between, seed_rng, SeededRuntime};
 pub use log_store::LogStore;
 pub use network::Network;
-pub use node::{RaftBlockState, RaftNode, RaftParts};
+pub use node::{LandedTarget, RaftBlockState, RaftNode, RaftParts};
 pub use snapshot_store::SnapshotStore;
 pub use state_machine::StateMachine;
 

@@ -100,11 +100,21 @@ pub enum BroadcastError {
     Failed(String),
 }
 
-/// `waitForMsgsLanded`'s "max wait time reached".
+/// `waitForMsgsLanded`'s "max wait time reached": the applied index and
+/// the index it had to reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LandedTimeout {
     pub applied: u64,
-    pub committed: u64,
+    pub target: u64,
+}
+
+/// What `waitForMsgsLanded` waits for the applied index to reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandedTarget {
+    /// The commit index (since #3230, `2d28b2096`).
+    CommitIndex,
+    /// The last log index (before `2d28b2096`: `ev3230-sigterm-drain`).
+    LastIndex,
 }
 
 /// Why a leadership transfer failed.
@@ -338,9 +348,13 @@ impl RaftNode {
     }
 
     /// `Node.waitForMsgsLanded(timeout)`: polls every min(50 ms,
-    /// timeout / 4) until applied ≥ committed; one final check at the
-    /// deadline.
-    pub async fn wait_for_msgs_landed(&self, timeout: Duration) -> Result<(), LandedTimeout> {
+    /// timeout / 4) until applied ≥ the target index; one final check at
+    /// the deadline.
+    pub async fn wait_for_msgs_landed(
+        &self,
+        timeout: Duration,
+        target: LandedTarget,
+    ) -> Result<(), LandedTimeout> {
         let poll = (timeout / 4)
             .min(Duration::from_millis(50))
             .max(Duration::from_millis(1));
@@ -348,12 +362,18 @@ impl RaftNode {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             tokio::time::sleep_until((tokio::time::Instant::now() + poll).min(deadline)).await;
-            let (applied, committed) = (self.applied_index(), self.commit_index());
-            if applied >= committed {
+            let applied = self.applied_index();
+            let target = match target {
+                LandedTarget::CommitIndex => self.commit_index(),
+                LandedTarget::LastIndex => {
+                    self.raft.metrics().borrow().last_log_index.unwrap_or(0)
+                }
+            };
+            if applied >= target {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(LandedTimeout { applied, committed });
+                return Err(LandedTimeout { applied, target });
             }
         }
     }
@@ -371,7 +391,7 @@ impl RaftNode {
     /// raft down.
     pub async fn stop(&self) {
         if let Err(e) = self
-            .wait_for_msgs_landed(self.timing.shutdown_timeout())
+            .wait_for_msgs_landed(self.timing.shutdown_timeout(), LandedTarget::CommitIndex)
             .await
         {
             tracing::warn!(node = self.id, ?e, "raft stop: messages not landed");
