@@ -152,7 +152,6 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(match by {
                 StartedBy::StartPath => 0,
                 StartedBy::ProducerPath => 1,
-                StartedBy::FollowerWorker => 2,
             });
             out.bool(*store_ready);
         }

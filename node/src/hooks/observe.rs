@@ -295,10 +295,6 @@ pub enum StartedBy {
     StartPath,
     /// The producer's first `WriteToStoreAndBroadcast`.
     ProducerPath,
-    /// A third path the model once had (the follower worker); the Go node
-    /// has none, and the node no longer takes it. Kept so the syncer
-    /// checker's tests can build such a trace.
-    FollowerWorker,
 }
 
 impl fmt::Display for StartedBy {
@@ -306,7 +302,6 @@ impl fmt::Display for StartedBy {
         f.write_str(match self {
             StartedBy::StartPath => "the start path",
             StartedBy::ProducerPath => "the producer path",
-            StartedBy::FollowerWorker => "the follower worker",
         })
     }
 }

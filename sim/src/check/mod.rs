@@ -414,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_start_in_the_store_init_window_is_caught() {
-        let v = feed(vec![started(1, StartedBy::FollowerWorker, false)]);
+        let v = feed(vec![started(1, StartedBy::StartPath, false)]);
         assert_eq!(property(v), "Syncer on initialised store");
     }
 
