@@ -104,7 +104,8 @@ async fn start(
     faults: Faults,
     reporter: Reporter,
 ) -> anyhow::Result<Arc<NodeCtx>> {
-    let store = Store::new(disk.clone(), reporter.clone());
+    let store =
+        Store::new(disk.clone(), reporter.clone()).with_sync_writes(config.fixes.store_sync_writes);
     let sync_store = store.clone();
     let interval = config.timing.store_sync_interval;
     task::spawn("store-sync", &reporter, async move {

@@ -163,11 +163,23 @@ impl std::fmt::Display for PutError {
 pub struct Store {
     disk: DiskHandle,
     reporter: Reporter,
+    /// `fix-store-sync-writes`: every put is synced at once.
+    sync_writes: bool,
 }
 
 impl Store {
     pub fn new(disk: DiskHandle, reporter: Reporter) -> Store {
-        Store { disk, reporter }
+        Store {
+            disk,
+            reporter,
+            sync_writes: false,
+        }
+    }
+
+    /// A store that syncs every write (`fix-store-sync-writes`).
+    pub fn with_sync_writes(mut self, on: bool) -> Store {
+        self.sync_writes = on;
+        self
     }
 
     pub fn height(&self) -> u64 {
@@ -213,6 +225,11 @@ impl Store {
         }
         self.disk.lock().unsynced.insert(block.height, block.clone());
         self.reporter.stored(block);
+        if self.sync_writes {
+            if let Err(e) = self.sync() {
+                tracing::error!("store sync-write failed: {e}");
+            }
+        }
         Ok(true)
     }
 

@@ -62,3 +62,28 @@ fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
         );
     }
 }
+
+/// F2: after a site-wide power loss no leader produces again (every
+/// leader-elect waits for a block store that cannot catch up, abdicates);
+/// with `fix-store-sync-writes` no block is lost and the cluster goes on.
+#[test]
+fn f2_site_wide_power_loss_stalls_and_sync_writes_prevent_it() {
+    let scenario = load("whole_cluster_power_loss.toml");
+    assert!(scenario.fixes.is_empty(), "the evidence runs the Go code as it is");
+    let mut fixed = scenario.clone();
+    fixed.fixes = vec!["fix-store-sync-writes".to_string()];
+    for seed in 1..=4 {
+        let report = run_at(&scenario, seed);
+        assert!(
+            matches!(report.violation, Some(Violation::Liveness { .. })),
+            "seed {seed} without the fix: {}",
+            describe(report.violation.as_ref())
+        );
+        let report = run_at(&fixed, seed);
+        assert!(
+            report.violation.is_none(),
+            "seed {seed} with fix-store-sync-writes: {}",
+            describe(report.violation.as_ref())
+        );
+    }
+}

@@ -14,11 +14,15 @@ pub struct Fixes {
     /// committed entry, its own no-op included) before the election loop
     /// checks its state and starts the leader worker.
     pub leader_barrier: bool,
+    /// The block store syncs every write (badger `SyncWrites`), so a power
+    /// loss keeps every block the store took.
+    pub store_sync_writes: bool,
 }
 
 /// Name and one-line description of every fix switch.
-pub const FIX_SWITCHES: &[(&str, &str)] = &[(
-    "fix-leader-barrier",
+pub const FIX_SWITCHES: &[(&str, &str)] = &[
+    (
+        "fix-leader-barrier",
     "proposed remedy (not in the Go code): after `waitForMsgsLanded`, a new leader waits for \
      `raft.Barrier(SendTimeout)` before leader work, so `initializeState` and `ProduceBlock` \
      see every committed block (the barrier fails only when the node stops leading; the loop \
@@ -26,7 +30,16 @@ pub const FIX_SWITCHES: &[(&str, &str)] = &[(
      leader elected before its first commit (CommitIndex 0) reads a stale FSM and, as \
      `Broadcast` hides the FSM's refusal, signs a second header at a height raft has \
      (docs/findings.md, F1)",
-)];
+    ),
+    (
+        "fix-store-sync-writes",
+        "proposed remedy (not in the Go code): the block store syncs every write (badger \
+         `WithSyncWrites(true)` in `pkg/store/badger_options.go`), so a power loss keeps every \
+         block a store took. Without it, a site-wide power loss can leave committed blocks that \
+         no store holds and that raft's FSM (latest block only) cannot restore \
+         (docs/findings.md, F2)",
+    ),
+];
 
 impl Fixes {
     /// Turns on the fix called `name`; an unknown name is an error that
@@ -34,6 +47,7 @@ impl Fixes {
     pub fn enable(&mut self, name: &str) -> Result<(), String> {
         let flag = match name {
             "fix-leader-barrier" => &mut self.leader_barrier,
+            "fix-store-sync-writes" => &mut self.store_sync_writes,
             _ => {
                 let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -48,7 +62,7 @@ impl Fixes {
 
     /// Names of the fixes that are on, in the order of [`FIX_SWITCHES`].
     pub fn names(&self) -> Vec<&'static str> {
-        let on = [self.leader_barrier];
+        let on = [self.leader_barrier, self.store_sync_writes];
         FIX_SWITCHES
             .iter()
             .zip(on)
