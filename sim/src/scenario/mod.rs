@@ -16,6 +16,7 @@ use node::hooks::bugs::Bugs;
 use node::hooks::chaos::Intensity;
 use serde::{Deserialize, Serialize};
 
+pub mod da;
 pub mod draw;
 pub mod fault;
 pub mod swarm;
@@ -48,6 +49,9 @@ pub struct Scenario {
     pub cluster: Cluster,
     #[serde(default)]
     pub network: Network,
+    /// The DA layer (see `da`).
+    #[serde(default)]
+    pub da: da::Da,
     /// Exploration inside each node (task order, fault points).
     #[serde(default)]
     pub explore: Explore,
@@ -439,6 +443,7 @@ impl Scenario {
             );
         }
         probability("network.loss", self.network.loss)?;
+        self.da.validate()?;
         self.bugs_with(&[]).map_err(|e| format!("bugs: {e}"))?;
         for name in self.expect.with_bug.keys() {
             Bugs::default()

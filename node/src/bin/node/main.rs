@@ -117,6 +117,7 @@ fn node_config(args: &RunArgs) -> Result<NodeConfig, String> {
         advertise_addr,
         peers: args.peers.clone(),
         timing,
+        da_addr: None,
         bugs,
         seed: args.seed.unwrap_or(args.id),
     })
