@@ -304,8 +304,9 @@ pub struct Expect {
     /// With one more bug switch on, by switch name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub with_bug: BTreeMap<String, Outcome>,
-    /// The seeds `cargo test` runs this file at (default: 1 to 4); a
-    /// regression scenario names the seed it fails at.
+    /// The seeds `cargo test` runs this file at (default: 1 to 4; for a
+    /// `sometimes` outcome, which must both pass and fail on them, 1 to
+    /// 30); a regression scenario names the seed it fails at.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
 }
