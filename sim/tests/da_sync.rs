@@ -117,3 +117,56 @@ fn with_da_the_follower_that_gave_up_p2p_init_catches_up_from_da() {
         .iter()
         .any(|r| matches!(r.what, What::Node(Event::DaSubmitted { .. }))));
 }
+
+/// The Go e2e tests' "no DA gaps" (`verifyDABlocksCollect`), over the
+/// trace: across leader changes (kill -9, SIGTERM, rolling restart) the
+/// heights the leaders got included on DA leave no hole below the highest,
+/// since each leader submits from LastSubmitted + 1 and a new leader has
+/// the old one's LastSubmitted from raft.
+#[test]
+fn leader_changes_leave_no_gap_on_da() {
+    let mut handovers = 0;
+    for file in [
+        "leader_crash.toml",
+        "sigterm_leader.toml",
+        "rolling_restart.toml",
+    ] {
+        for seed in 1..=2 {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../scenarios")
+                .join(file);
+            let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let report = run(&RunSpec {
+                scenario,
+                seed,
+                bugs: Vec::new(),
+                keep_trace: true,
+                progress: false,
+            })
+            .expect("the run starts");
+            let mut covered = BTreeSet::new();
+            let mut submitters = BTreeSet::new();
+            for r in &report.records {
+                if let What::Node(Event::DaSubmitted { from, to, .. }) = &r.what {
+                    covered.extend(*from..=*to);
+                    submitters.insert(r.node);
+                }
+            }
+            let top = covered.last().copied().unwrap_or(0);
+            let holes: Vec<u64> = (1..=top).filter(|h| !covered.contains(h)).collect();
+            assert!(top > 0, "{file} seed {seed}: nothing on DA");
+            if submitters.len() >= 2 {
+                handovers += 1;
+            }
+            assert!(
+                holes.is_empty(),
+                "{file} seed {seed}: heights not on DA: {holes:?}"
+            );
+        }
+    }
+    // Most runs had a second leader submit after the first.
+    assert!(
+        handovers >= 4,
+        "only {handovers} runs with two submitting leaders"
+    );
+}
