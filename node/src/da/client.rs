@@ -14,6 +14,10 @@ use std::time::Duration;
 use super::{DaRequest, DaResponse, RetrieveStatus, SubmitStatus};
 use crate::net::{connect, read_frame, write_frame, BoxConn};
 
+/// How long an exchange may go unanswered before it is sent again (see
+/// [`DaClient::call`]): the node's p2p request bound (`exchange_timeout`).
+pub const RETRANSMIT_AFTER: Duration = Duration::from_secs(2);
+
 pub struct DaClient {
     addr: String,
     namespace: String,
@@ -50,9 +54,41 @@ impl DaClient {
         &self.data_namespace
     }
 
+    /// One request within `DefaultTimeout`. The simulated network loses a
+    /// message for good where TCP would retransmit it (turmoil's `loss`
+    /// drops what is in flight, and neither end sees an error), so an
+    /// exchange with no answer after [`RETRANSMIT_AFTER`] is sent again on
+    /// a fresh connection, until the deadline: the emulation of TCP's
+    /// retransmission. A re-sent `Submit` whose first copy arrived is
+    /// included twice (at two DA heights), which Go's retriever tolerates.
+    /// A kept connection that fails is replaced at once.
     async fn call(&self, req: &DaRequest) -> io::Result<DaResponse> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let attempt_end = (tokio::time::Instant::now() + RETRANSMIT_AFTER).min(deadline);
+            match tokio::time::timeout_at(attempt_end, self.exchange(req)).await {
+                // A kept connection the DA closed meanwhile (idle): again
+                // on a fresh one, as Go's HTTP transport does.
+                Ok((Err(_), true)) => continue,
+                Ok((result, _)) => return result,
+                Err(_) if tokio::time::Instant::now() >= deadline => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "DA request timed out",
+                    ))
+                }
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// One exchange on an idle connection (or a new one), which goes back
+    /// to the idle ones only after a whole exchange; and whether the
+    /// connection was a kept one.
+    async fn exchange(&self, req: &DaRequest) -> (io::Result<DaResponse>, bool) {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let exchange = async {
+        let reused = idle.is_some();
+        let result = async {
             let mut conn = match idle {
                 Some(c) => c,
                 None => connect(&self.addr).await?,
@@ -61,22 +97,14 @@ impl DaClient {
             let resp = read_frame::<DaResponse>(&mut conn)
                 .await?
                 .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "DA closed"))?;
-            Ok::<_, io::Error>((conn, resp))
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(Ok((conn, resp))) => {
-                self.idle
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(conn);
-                Ok(resp)
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "DA request timed out",
-            )),
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+            Ok(resp)
         }
+        .await;
+        (result, reused)
     }
 
     /// `client.Submit` of `blobs` to `namespace`.
