@@ -41,6 +41,28 @@ impl Block {
     }
 }
 
+/// A raft log entry's payload (`proto/evnode/v1/state.proto:RaftBlockState`
+/// as the leader broadcasts it): the block, and the leader's LastSubmitted
+/// DA heights as of its production (`Executor.ProduceBlock` reads them
+/// from its cache). The hash is the block's: the heights are not signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftBlock {
+    pub block: Block,
+    pub last_submitted_da_header_height: u64,
+    pub last_submitted_da_data_height: u64,
+}
+
+impl RaftBlock {
+    /// A block with no DA heights (nothing submitted yet).
+    pub fn bare(block: Block) -> RaftBlock {
+        RaftBlock {
+            block,
+            last_submitted_da_header_height: 0,
+            last_submitted_da_data_height: 0,
+        }
+    }
+}
+
 /// FNV-1a, 64 bit: a hash that is stable across Rust versions and platforms,
 /// unlike `std`'s `DefaultHasher`, so trace hashes can be compared anywhere.
 #[derive(Clone, Copy, Debug)]

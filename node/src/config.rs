@@ -58,6 +58,14 @@ pub struct Timing {
     /// (3 s), then how long the process waits for the node to stop (10 s).
     pub resign_timeout: Duration,
     pub stop_wait: Duration,
+    /// `DA.BlockTime` (Go default 6 s; the HA e2e passes 200 ms): the
+    /// submitter ticks every max(this / 4, 100 ms) and backs off up to it;
+    /// the DA follower polls the DA head this often.
+    pub da_block_time: Duration,
+    /// `DA.MaxSubmitAttempts` (30): attempts of one `submitToDA`.
+    pub da_max_submit_attempts: u32,
+    /// The DA client's `DefaultTimeout` (60 s): bound of one DA request.
+    pub da_request_timeout: Duration,
 }
 
 impl Timing {
@@ -89,6 +97,9 @@ impl Default for Timing {
             store_sync_interval: ms(500),
             resign_timeout: Duration::from_secs(3),
             stop_wait: Duration::from_secs(10),
+            da_block_time: ms(200),
+            da_max_submit_attempts: 30,
+            da_request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -105,6 +116,9 @@ pub struct NodeConfig {
     /// The other members; the raft group is `id` plus these.
     pub peers: Vec<PeerConfig>,
     pub timing: Timing,
+    /// The DA layer's address (`DA.Address`, `host:port`); none: no DA
+    /// client, so no submitter and no DA follower (`daClient == nil`).
+    pub da_addr: Option<String>,
     pub bugs: Bugs,
     pub fixes: Fixes,
     /// Seeds openraft's randomness (election timeouts) in real mode; the

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::NodeConfig;
+use crate::da::client::DaClient;
+use crate::da::meta::DaMetaStore;
 use crate::hooks::observe::Reporter;
 use crate::p2p::{P2p, Topic};
 use crate::raft::{LandedTarget, RaftNode};
@@ -78,6 +80,11 @@ pub struct NodeCtx {
     pub store: Store,
     pub p2p: Arc<P2p>,
     pub reporter: Reporter,
+    /// The DA client, shared by the workers (`FullNode`'s `daClient`);
+    /// none without a DA layer.
+    pub da: Option<Arc<DaClient>>,
+    /// The store's DA metadata.
+    pub da_meta: DaMetaStore,
     /// Ids of sync services and syncers, unique within this node's run.
     service_ids: AtomicU64,
     syncer_ids: Arc<AtomicU64>,
@@ -89,16 +96,26 @@ impl NodeCtx {
     pub fn new(
         config: NodeConfig,
         raft: Arc<RaftNode>,
-        store: Store,
+        (store, da_meta): (Store, DaMetaStore),
         p2p: Arc<P2p>,
         reporter: Reporter,
     ) -> NodeCtx {
+        let da = config.da_addr.clone().map(|addr| {
+            Arc::new(DaClient::new(
+                addr,
+                crate::da::E2E_NAMESPACE.to_string(),
+                crate::da::E2E_NAMESPACE.to_string(),
+                config.timing.da_request_timeout,
+            ))
+        });
         NodeCtx {
             config,
             raft,
             store,
             p2p,
             reporter,
+            da,
+            da_meta,
             service_ids: AtomicU64::new(0),
             syncer_ids: Arc::new(AtomicU64::new(0)),
         }

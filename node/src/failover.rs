@@ -1,7 +1,8 @@
 //! One worker of the election loop (`node/failover.go:failoverState`),
 //! built fresh for each role (`setupFailoverState`): its own header and
 //! data sync services, and the block components of its role (the leader's
-//! executor; the follower's block syncer).
+//! executor and DA submitter; the follower's block syncer, whose inputs
+//! include the DA follower).
 //!
 //! [`Worker::run`] follows `failoverState.Run`:
 //! 1. publisher mode, decided once: aggregator, raft leader, both sync
@@ -13,18 +14,21 @@
 //! 4. then, in the order of the Go defers: the components stop
 //!    (`bc.Stop`), the data service, the header service.
 //!
-//! Left out: the worker's RPC server (no client of it is modelled) and
-//! catch-up (`Config.Validate` forbids it with raft).
+//! Left out: the worker's RPC server (no client of it is modelled),
+//! catch-up (`Config.Validate` forbids it with raft), and the follower's
+//! signer-less Submitter (it only runs `processDAInclusionLoop`, which
+//! finalises on the EL: no EL).
 
 use std::sync::Arc;
 
 use crate::ctx::{Cancel, NodeCtx};
+use crate::da::submitter::Submitter;
 use crate::hooks::chaos;
 use crate::hooks::observe::{Event, Phase, WorkerRole};
 use crate::producer;
 use crate::raft::RaftBlockState;
 use crate::sync::{Role, SyncService};
-use crate::syncer::Syncer;
+use crate::syncer::{DaParts, Syncer};
 
 /// Why a worker's `Run` returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,8 @@ pub struct Worker {
     data: Arc<SyncService>,
     /// The follower's block syncer (`Runnable.IsSynced` / `Recover`).
     syncer: Option<Arc<Syncer>>,
+    /// The leader's DA submitter (with a DA layer only).
+    submitter: Option<Arc<Submitter>>,
 }
 
 impl Worker {
@@ -58,14 +64,30 @@ impl Worker {
                 Arc::clone(&ctx.raft),
                 header.store().clone(),
                 data.store().clone(),
+                DaParts {
+                    client: ctx.da.clone(),
+                    meta: ctx.da_meta.clone(),
+                    block_time: ctx.config.timing.da_block_time,
+                },
                 ctx.reporter.clone(),
             )
         });
+        let submitter = match (&ctx.da, role) {
+            (Some(client), WorkerRole::Leader) => Some(Submitter::new(
+                ctx.store.clone(),
+                ctx.da_meta.clone(),
+                Arc::clone(client),
+                ctx.config.timing.clone(),
+                ctx.reporter.clone(),
+            )),
+            _ => None,
+        };
         Worker {
             role,
             header,
             data,
             syncer,
+            submitter,
         }
     }
 
@@ -140,16 +162,29 @@ impl Worker {
         exit
     }
 
-    /// `bc.Start`: the executor (leader) or the block syncer (follower),
-    /// until cancelled or a critical error. The executor is not dropped
-    /// mid-block: like `Executor.Stop`, cancellation waits for its loop,
-    /// and a block raft took is committed to the store.
+    /// `bc.Start`: the executor then the DA submitter (leader), or the
+    /// block syncer (follower), until cancelled or a critical error; then
+    /// `bc.Stop`'s order: the executor, then the submitter. The executor
+    /// is not dropped mid-block: like `Executor.Stop`, cancellation waits
+    /// for its loop, and a block raft took is committed to the store. A
+    /// failed `Executor.Start` returns before the submitter starts.
     async fn run_components(&self, ctx: &NodeCtx, cancel: &Cancel) -> WorkerExit {
         match &self.syncer {
-            None => match producer::run(ctx, &self.header, &self.data, cancel).await {
-                Ok(()) => WorkerExit::Canceled,
-                Err(e) => WorkerExit::Failed(e),
-            },
+            None => {
+                let started = || {
+                    if let Some(s) = &self.submitter {
+                        s.start();
+                    }
+                };
+                let result = producer::run(ctx, &self.header, &self.data, cancel, started).await;
+                if let Some(s) = &self.submitter {
+                    s.stop();
+                }
+                match result {
+                    Ok(()) => WorkerExit::Canceled,
+                    Err(e) => WorkerExit::Failed(e),
+                }
+            }
             Some(syncer) => {
                 syncer.start();
                 ctx.reporter.phase(Phase::Following);

@@ -17,6 +17,8 @@
 //! - [`p2p`]: background peer connections, exchange and gossip (libp2p host);
 //! - [`sync`]: the header and data sync services (`pkg/sync`: `SyncService`, go-header syncer, sync stores);
 //! - [`syncer`]: the follower's block syncer (`block/internal/syncing`: raft retriever, p2p worker, `IsSyncedWithRaft`, `RecoverFromRaft`);
+//! - [`da`]: the DA layer: the local DA service, the client, the leader's submitter, the follower's DA follower (`block/internal/submitting`, `block/internal/syncing/da_*`, `tools/local-da`);
+//! - [`da_meta`]: the DA metadata on the node's disk (LastSubmitted heights, the syncer's DA height);
 //! - [`failover`]: one worker of the election loop (`failoverState`);
 //! - [`ctx`]: what the parts of a running node share, and why a node stops;
 //! - [`server`]: answers the other nodes (raft RPCs, exchange, gossip, status);
@@ -31,6 +33,8 @@ pub mod agreement;
 pub mod block;
 pub mod config;
 pub mod ctx;
+pub mod da;
+pub mod da_meta;
 pub mod election;
 pub mod failover;
 pub mod hooks;

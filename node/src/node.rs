@@ -127,8 +127,9 @@ async fn start(
         reporter.clone(),
     );
     let listener = Listener::bind(&config.listen_addr).await?;
-    let raft = Arc::new(raft::start(&config, disk, None, &reporter).await?);
-    let ctx = Arc::new(NodeCtx::new(config, raft, store, p2p, reporter));
+    let raft = Arc::new(raft::start(&config, disk.clone(), None, &reporter).await?);
+    let da_meta = crate::da::meta::DaMetaStore::new(disk.clone());
+    let ctx = Arc::new(NodeCtx::new(config, raft, (store, da_meta), p2p, reporter));
     let server_ctx = Arc::clone(&ctx);
     task::spawn("server", &ctx.reporter, async move {
         server::serve(listener, server_ctx).await

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::block::Block;
+use crate::block::{Block, RaftBlock};
 use crate::ctx::{Cancel, NodeCtx};
 use crate::hooks::chaos;
 use crate::hooks::clock;
@@ -68,14 +68,17 @@ pub fn initialize_state(ctx: &NodeCtx) -> Result<(), String> {
 
 /// `Executor.Start` + `executionLoop`: returns with a critical error, or
 /// `Ok` once `cancel` fires between blocks (`Executor.Stop` waits for the
-/// loop: a block in flight is finished, not dropped).
+/// loop: a block in flight is finished, not dropped). `started` runs once
+/// `Executor.Start` has succeeded (`bc.Start` then starts the others).
 pub async fn run(
     ctx: &NodeCtx,
     header: &Arc<SyncService>,
     data: &Arc<SyncService>,
     cancel: &Cancel,
+    started: impl FnOnce(),
 ) -> Result<(), String> {
     initialize_state(ctx)?;
+    started();
     let block_time = ctx.config.timing.block_time;
     // The first block at the last block's time + BlockTime.
     let last_ms = ctx.store.tip().map_or(0, |b| b.timestamp_ms);
@@ -142,8 +145,15 @@ async fn produce_block(
     if cancel.is_cancelled() {
         return Err(ProduceError::Retry("broadcast: context canceled".into()));
     }
+    // The raft block state carries the LastSubmitted heights as of now.
+    let meta = ctx.da_meta.get();
+    let entry = RaftBlock {
+        block: block.clone(),
+        last_submitted_da_header_height: meta.last_submitted_header_height,
+        last_submitted_da_data_height: meta.last_submitted_data_height,
+    };
     ctx.raft
-        .broadcast(&block)
+        .broadcast(&entry)
         .await
         .map_err(|e| ProduceError::Retry(format!("broadcast: {e:?}")))?;
     ctx.reporter.event(Event::BlockCommitted {

@@ -34,6 +34,9 @@ pub struct Disk {
     #[serde(skip)]
     pub unsynced: BTreeMap<u64, Block>,
     pub raft: RaftDisk,
+    /// The DA layer's store metadata (written through: `da::meta`).
+    #[serde(default)]
+    pub da: crate::da_meta::DaMeta,
 }
 
 /// Raft's durable state (hashicorp: the bolt log and stable stores, and

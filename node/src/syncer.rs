@@ -6,7 +6,13 @@
 //!   applies made before the registration notify nobody);
 //! - the p2p worker (`p2p_handler.go:ProcessHeight`): waits until both
 //!   sync stores hold the next height, then pipes it;
-//! - (DA retrieval comes with the DA layer.)
+//! - the DA follower (`da_follower.go`, [`crate::da::follower`]) when a DA
+//!   layer is configured: the blocks of each DA height, with that height.
+//!
+//! The raft retriever also adopts the leader's LastSubmitted DA heights
+//! that each raft block state carries (`NewSyncer`'s raft pre-processor),
+//! and a block synced from DA raises the state's DA height, where the DA
+//! follower starts next time (`initializeState`).
 //!
 //! `PipeEvent` puts an event on `heightInCh` (capacity 100) or, when full,
 //! in the pending cache; `processHeightEvent` skips heights the store has,
@@ -21,6 +27,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::block::Block;
+use crate::da::client::DaClient;
+use crate::da::follower::DaFollower;
+use crate::da::meta::DaMetaStore;
 use crate::hooks::observe::{Event, Guard, Reporter};
 use crate::hooks::task;
 use crate::raft::node::ApplyMsg;
@@ -42,6 +51,18 @@ const P2P_POLL: Duration = Duration::from_millis(50);
 pub enum Source {
     Raft,
     P2p,
+    /// From the DA follower, with the DA height it was included at.
+    Da(u64),
+}
+
+/// What the syncer needs of the DA layer.
+pub struct DaParts {
+    /// The DA client (`daClient`); none: no DA follower.
+    pub client: Option<Arc<DaClient>>,
+    /// The store's DA metadata (LastSubmitted heights, state DA height).
+    pub meta: DaMetaStore,
+    /// `DA.BlockTime`.
+    pub block_time: Duration,
 }
 
 pub struct Syncer {
@@ -51,6 +72,8 @@ pub struct Syncer {
     data: SyncStore,
     pending: Mutex<BTreeMap<u64, (Block, Source)>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    da: DaParts,
+    da_follower: Mutex<Option<Arc<DaFollower>>>,
     reporter: Reporter,
 }
 
@@ -60,6 +83,7 @@ impl Syncer {
         raft: Arc<RaftNode>,
         header: SyncStore,
         data: SyncStore,
+        da: DaParts,
         reporter: Reporter,
     ) -> Arc<Syncer> {
         Arc::new(Syncer {
@@ -69,6 +93,8 @@ impl Syncer {
             data,
             pending: Mutex::default(),
             tasks: Mutex::default(),
+            da,
+            da_follower: Mutex::default(),
             reporter,
         })
     }
@@ -77,8 +103,8 @@ impl Syncer {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `Syncer.Start`: the raft retriever, the p2p worker, the processing
-    /// loop and the pending worker.
+    /// `Syncer.Start`: the raft retriever, the processing loop, the DA
+    /// follower, the pending worker and the p2p worker.
     pub fn start(self: &Arc<Self>) {
         let (height_in, mut events) = mpsc::channel(HEIGHT_IN_CAPACITY);
         let (apply_tx, mut applied) = mpsc::channel::<ApplyMsg>(APPLY_CHANNEL_CAPACITY);
@@ -87,12 +113,20 @@ impl Syncer {
         let (me, tx) = (Arc::clone(self), height_in.clone());
         tasks.push(task::spawn("raft-retriever", &self.reporter, async move {
             while let Some(msg) = applied.recv().await {
-                // `consumeRaftBlock`.
+                // `consumeRaftBlock`: first the pre-processor (the
+                // leader's LastSubmitted heights into the cache).
+                me.da
+                    .meta
+                    .set_last_submitted_header(msg.state.last_submitted_da_header_height);
+                me.da
+                    .meta
+                    .set_last_submitted_data(msg.state.last_submitted_da_data_height);
                 if let Some(block) = msg.state.block {
                     me.pipe_event(&tx, block, Source::Raft);
                 }
             }
         }));
+        let height_in_da = height_in.clone();
         let (me, tx) = (Arc::clone(self), height_in);
         tasks.push(task::spawn("p2p-worker", &self.reporter, async move {
             loop {
@@ -115,6 +149,7 @@ impl Syncer {
                 me.process_height_event(block, source);
             }
         }));
+        self.start_da_follower(&height_in_da);
         let me = Arc::clone(self);
         tasks.push(task::spawn("syncer-pending", &self.reporter, async move {
             loop {
@@ -131,6 +166,33 @@ impl Syncer {
             }
         }));
         *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+    }
+
+    /// The DA follower from the state's DA height minus one
+    /// (`initializeState`: max(genesis DAStartHeight = 0, DAHeight - 1)),
+    /// piping into `heightInCh` like the other inputs.
+    fn start_da_follower(self: &Arc<Self>, height_in: &mpsc::Sender<(Block, Source)>) {
+        let Some(client) = &self.da.client else {
+            return;
+        };
+        let start = self
+            .da
+            .meta
+            .da_height_at(self.store.height())
+            .saturating_sub(1);
+        let (me, tx) = (Arc::clone(self), height_in.clone());
+        let sink: crate::da::follower::EventSink = Arc::new(move |ev| {
+            me.pipe_event(&tx, ev.block, Source::Da(ev.da_height));
+        });
+        let follower = DaFollower::new(
+            Arc::clone(client),
+            start,
+            self.da.block_time,
+            sink,
+            self.reporter.clone(),
+        );
+        follower.start();
+        *self.da_follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(follower);
     }
 
     /// The block at `height` if both sync stores hold it (and agree).
@@ -159,7 +221,12 @@ impl Syncer {
             return;
         }
         match self.store.put(&block) {
-            Ok(_) => {}
+            Ok(_) => {
+                // `newState.DAHeight = event.DaHeight` when higher.
+                if let Source::Da(da_height) = source {
+                    self.da.meta.record_da_height(block.height, da_height);
+                }
+            }
             Err(e @ PutError::Conflict { .. }) => {
                 self.guard(Guard::StoreConflict, format!("{source:?} block: {e}"));
                 self.reporter
@@ -177,9 +244,18 @@ impl Syncer {
         self.reporter.event(Event::GuardFired { guard, detail });
     }
 
-    /// `Syncer.Stop`: the raft retriever unregisters its channel
+    /// `Syncer.Stop`: the DA follower stops, the raft retriever unregisters its channel
     /// (`SetApplyCallback(nil)`, since `2d28b2096`), the workers stop.
     pub fn stop(&self) {
+        // `daFollower.Stop`, then `raftRetriever.Stop`.
+        if let Some(f) = self
+            .da_follower
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            f.stop();
+        }
         self.raft.set_apply_callback(None);
         for t in self
             .tasks

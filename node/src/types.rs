@@ -7,7 +7,7 @@ use std::io::Cursor; // the snapshot data type `declare_raft_types!` defaults to
 use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
-use crate::block::Block;
+use crate::block::RaftBlock;
 use crate::runtime::SeededRuntime;
 
 pub type NodeId = u64;
@@ -15,7 +15,7 @@ pub type NodeId = u64;
 openraft::declare_raft_types!(
     /// Types of the sequencer raft group.
     pub TypeConfig:
-        D = Block,
+        D = RaftBlock,
         R = ApplyResult,
         NodeId = NodeId,
         Node = BasicNode,

@@ -19,7 +19,7 @@ use node::hooks::observe::{EntryId, Event, Observer, Phase, StartedBy, WorkerRol
 
 /// Version of the trace encoding. Bump it with any change to
 /// [`Record::encode`]; every stored trace hash of another version is void.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// One line of the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -279,6 +279,21 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.str(why);
         }
         Event::StopRequested => out.tag(33),
+        Event::DaSubmitted {
+            from,
+            to,
+            da_height,
+        } => {
+            out.tag(34);
+            out.u64(*from);
+            out.u64(*to);
+            out.u64(*da_height);
+        }
+        Event::DaRetrieved { height, da_height } => {
+            out.tag(35);
+            out.u64(*height);
+            out.u64(*da_height);
+        }
     }
 }
 

@@ -380,14 +380,22 @@ fn bad_input_exits_2_with_one_clear_line() {
     let not_json = tmp.path("not.json");
     std::fs::write(&not_json, "hello").unwrap();
     let wrong_shape = tmp.path("shape.json");
-    std::fs::write(&wrong_shape, "{\"format\": 4, \"seed\": 3}").unwrap();
+    let format = sim::trace::FORMAT;
+    std::fs::write(
+        &wrong_shape,
+        format!("{{\"format\": {format}, \"seed\": 3}}"),
+    )
+    .unwrap();
     let old_format = tmp.path("old.json");
     std::fs::write(&old_format, "{\"format\": 1, \"seed\": 3}").unwrap();
     for (path, needle) in [
         (tmp.path("missing.json"), "cannot read"),
         (not_json, "not a sim fuzz artefact"),
         (wrong_shape, "not a sim fuzz artefact"),
-        (old_format, "artefact format 1, but this sim reads format 4"),
+        (
+            old_format,
+            &format!("artefact format 1, but this sim reads format {format}"),
+        ),
     ] {
         let out = sim(&["replay", path.to_str().unwrap()]);
         let (_, stderr) = text(&out);

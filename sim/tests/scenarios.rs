@@ -11,7 +11,8 @@ use sim::scenario::Scenario;
 use sim::verdict::{describe, Outcome};
 
 const SEEDS: std::ops::RangeInclusive<u64> = 1..=4;
-/// Seeds over which a `sometimes` outcome must both pass and fail.
+/// Seeds over which a `sometimes` outcome must both pass and fail, unless
+/// the file names its own (`expect.seeds`).
 const SOMETIMES_SEEDS: std::ops::RangeInclusive<u64> = 1..=30;
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -46,8 +47,14 @@ fn run_at(scenario: &Scenario, seed: u64, bugs: &[String]) -> RunReport {
 fn check(file: &Path, scenario: &Scenario, bugs: &[String], expected: Outcome) {
     let name = file.file_name().unwrap().to_string_lossy();
     if expected == Outcome::Sometimes {
-        let outcomes: Vec<Outcome> = SOMETIMES_SEEDS
-            .map(|s| run_at(scenario, s, bugs).outcome())
+        let seeds: Vec<u64> = if scenario.expect.seeds.is_empty() {
+            SOMETIMES_SEEDS.collect()
+        } else {
+            scenario.expect.seeds.clone()
+        };
+        let outcomes: Vec<Outcome> = seeds
+            .iter()
+            .map(|s| run_at(scenario, *s, bugs).outcome())
             .collect();
         let fails = outcomes.iter().filter(|o| **o != Outcome::Pass).count();
         assert!(

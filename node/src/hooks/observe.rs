@@ -218,6 +218,19 @@ pub enum Event {
         from: u64,
         hash: u64,
     },
+    /// The DA layer included the headers of blocks `from..=to` at DA
+    /// height `da_height` (the leader's submitter).
+    DaSubmitted {
+        from: u64,
+        to: u64,
+        da_height: u64,
+    },
+    /// The DA follower retrieved the block at `height` from DA height
+    /// `da_height` and piped it to the syncer.
+    DaRetrieved {
+        height: u64,
+        da_height: u64,
+    },
 }
 
 /// One raft log entry, as the checkers compare them: its position, the term

@@ -12,7 +12,7 @@ use crate::types::Entry;
 pub fn entry_digest(entry: &Entry) -> u64 {
     match &entry.payload {
         openraft::EntryPayload::Blank => 0,
-        openraft::EntryPayload::Normal(block) => block.hash,
+        openraft::EntryPayload::Normal(rb) => rb.block.hash,
         openraft::EntryPayload::Membership(m) => {
             let mut h = crate::block::Fnv64::new();
             h.write(format!("{m:?}").as_bytes());
@@ -34,7 +34,7 @@ pub fn entry_id(entry: &Entry) -> EntryId {
 /// The block an entry carries, if it is a block entry.
 pub fn entry_block(entry: &Entry) -> Option<&Block> {
     match &entry.payload {
-        openraft::EntryPayload::Normal(block) => Some(block),
+        openraft::EntryPayload::Normal(rb) => Some(&rb.block),
         _ => None,
     }
 }

@@ -46,7 +46,7 @@ use openraft::ServerState;
 use tokio::sync::{mpsc, watch};
 
 use super::lease::{self, Leadership};
-use crate::block::Block;
+use crate::block::{Block, RaftBlock};
 use crate::config::Timing;
 use crate::hooks::observe::Reporter;
 use crate::types::{NodeId, Raft};
@@ -59,15 +59,21 @@ pub struct RaftBlockState {
     pub hash: u64,
     pub timestamp_ms: u64,
     pub block: Option<Block>,
+    /// The leader's LastSubmitted DA heights as of the block's production.
+    pub last_submitted_da_header_height: u64,
+    pub last_submitted_da_data_height: u64,
 }
 
 impl RaftBlockState {
-    pub fn of(block: &Block) -> RaftBlockState {
+    pub fn of(entry: &RaftBlock) -> RaftBlockState {
+        let block = &entry.block;
         RaftBlockState {
             height: block.height,
             hash: block.hash,
             timestamp_ms: block.timestamp_ms,
             block: Some(block.clone()),
+            last_submitted_da_header_height: entry.last_submitted_da_header_height,
+            last_submitted_da_data_height: entry.last_submitted_da_data_height,
         }
     }
 }
@@ -299,7 +305,7 @@ impl RaftNode {
     }
 
     /// `Node.Broadcast` (see the module doc).
-    pub async fn broadcast(&self, block: &Block) -> Result<(), BroadcastError> {
+    pub async fn broadcast(&self, entry: &RaftBlock) -> Result<(), BroadcastError> {
         let Some(term) = self.leading_term() else {
             return Err(BroadcastError::NotLeader);
         };
@@ -308,7 +314,7 @@ impl RaftNode {
         }
         tokio::select! {
             biased;
-            written = self.raft.client_write(block.clone()) => match written {
+            written = self.raft.client_write(entry.clone()) => match written {
                 // `future.Error()` only: the FSM's response is not read.
                 Ok(_) => Ok(()),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {

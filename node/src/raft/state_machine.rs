@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::entry::{entry_digest, entry_id};
 use super::node::{ApplyCallback, ApplyMsg, FsmState, RaftBlockState};
 use super::snapshot_store::SnapshotStore;
-use crate::block::Block;
+use crate::block::RaftBlock;
 use crate::hooks::observe::{EntryId, Event, Guard, Reporter};
 use crate::types::{ApplyResult, Entry, NodeId, TypeConfig};
 
@@ -43,7 +43,8 @@ struct State {
     #[serde(default)]
     last_applied_digest: u64,
     membership: StoredMembership<NodeId, BasicNode>,
-    last_block: Option<Block>,
+    /// The last accepted entry: its block and the DA heights it carried.
+    last_block: Option<RaftBlock>,
 }
 
 pub struct StateMachine {
@@ -110,7 +111,7 @@ impl StateMachine {
 
     /// `FSM.Apply`'s non-blocking send: a full channel drops the message
     /// (logged, as the Go FSM warns).
-    fn notify(&self, index: u64, term: u64, block: &Block) {
+    fn notify(&self, index: u64, term: u64, block: &RaftBlock) {
         let callback = self.callback.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = callback.as_ref() {
             let msg = ApplyMsg {
@@ -128,8 +129,9 @@ impl StateMachine {
         }
     }
 
-    fn apply_block(&mut self, block: Block, index: u64, term: u64) -> ApplyResult {
-        if let Some(last) = &self.state.last_block {
+    fn apply_block(&mut self, entry: RaftBlock, index: u64, term: u64) -> ApplyResult {
+        let block = &entry.block;
+        if let Some(last) = self.state.last_block.as_ref().map(|l| &l.block) {
             if block.height <= last.height || block.timestamp_ms <= last.timestamp_ms {
                 let why = format!(
                     "block {} at {} ms does not follow block {} at {} ms",
@@ -153,9 +155,9 @@ impl StateMachine {
             hash: block.hash,
             accepted: true,
         });
-        self.state.last_block = Some(block.clone());
+        self.state.last_block = Some(entry.clone());
         self.publish();
-        self.notify(index, term, &block);
+        self.notify(index, term, &entry);
         ApplyResult::Accepted
     }
 }

@@ -145,6 +145,7 @@ pub async fn cluster(n: u64) -> Vec<Member> {
                     advertise_addr: addr,
                     peers,
                     timing: timing(),
+                    da_addr: None,
                     bugs: Bugs::default(),
                     fixes: Default::default(),
                     seed: id,

@@ -20,7 +20,9 @@ async fn produce(m: &Member, n: u64) {
     let node = m.node();
     let last = node.get_state().block;
     for b in blocks(last.as_ref(), n, m.config.id) {
-        node.broadcast(&b).await.unwrap();
+        node.broadcast(&crate::block::RaftBlock::bare(b.clone()))
+            .await
+            .unwrap();
     }
 }
 
@@ -111,7 +113,11 @@ async fn a_leader_without_a_quorum_steps_down_after_the_lease() {
     });
     assert!(stepped.is_some_and(|ms| ms >= 100), "{stepped:?}");
     let b = blocks(node.get_state().block.as_ref(), 1, 1).remove(0);
-    assert_eq!(node.broadcast(&b).await, Err(BroadcastError::NotLeader));
+    assert_eq!(
+        node.broadcast(&crate::block::RaftBlock::bare(b.clone()))
+            .await,
+        Err(BroadcastError::NotLeader)
+    );
     assert!(!node.has_quorum().await);
     // A follower comes back and wins: the old leader follows it.
     let f = (l + 1) % 3;
@@ -146,7 +152,11 @@ async fn a_transfer_hands_over_to_the_first_caught_up_voter() {
     let b = blocks(node.get_state().block.as_ref(), 1, 1).remove(0);
     let (transferred, refused) = tokio::join!(node.leadership_transfer(), async {
         tokio::task::yield_now().await;
-        (node.broadcast(&b).await, node.has_quorum().await)
+        (
+            node.broadcast(&crate::block::RaftBlock::bare(b.clone()))
+                .await,
+            node.has_quorum().await,
+        )
     });
     assert_eq!(transferred, Ok(()));
     assert_eq!(refused, (Err(BroadcastError::TransferInProgress), false));

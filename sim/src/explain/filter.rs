@@ -54,6 +54,8 @@ pub const KINDS: &[&str] = &[
     "LeaseSteppedDown",
     "Abdicating",
     "StopRequested",
+    "DaSubmitted",
+    "DaRetrieved",
     "fault",
     "skipped",
     "supervisor_restart",

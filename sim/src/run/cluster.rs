@@ -58,6 +58,7 @@ fn timing(s: &Scenario) -> Timing {
         snapshot_interval: ms(c.snapshot_interval_ms),
         store_sync_interval: ms(c.store_sync_ms),
         p2p_init_timeout: ms(c.p2p_init_timeout_ms),
+        da_block_time: ms(s.da.block_time_ms),
         ..Timing::default()
     }
 }
@@ -148,6 +149,40 @@ pub fn bounds(s: &Scenario) -> Bounds {
     }
 }
 
+/// The DA service's host name.
+const DA_HOST: &str = "da";
+
+/// The DA layer's address the nodes get, if the scenario runs one.
+fn da_addr(s: &Scenario) -> Option<String> {
+    s.da.enabled
+        .then(|| format!("{DA_HOST}:{}", node::da::DA_PORT))
+}
+
+/// The DA service (`local-da`) on its own host, after the nodes' hosts
+/// (so theirs keep their addresses). It never crashes: no fault names it.
+fn add_da_host(sim: &mut turmoil::Sim<'_>, s: &Scenario) {
+    if !s.da.enabled {
+        return;
+    }
+    let state = node::da::server::DaHandle::default();
+    let empty_block = Duration::from_millis(s.da.empty_block_ms);
+    sim.host(DA_HOST, move || {
+        let state = state.clone();
+        async move {
+            let addr = format!("0.0.0.0:{}", node::da::DA_PORT);
+            let listener = node::net::Listener::bind(&addr).await?;
+            node::da::server::serve(listener, state, empty_block).await;
+            Ok(())
+        }
+    });
+    if let Some([lo, hi]) = s.da.latency_ms {
+        for name in s.node_names() {
+            sim.set_link_latency(DA_HOST, name.as_str(), Duration::from_millis(lo));
+            sim.set_link_max_message_latency(DA_HOST, name.as_str(), Duration::from_millis(hi));
+        }
+    }
+}
+
 impl Cluster<'_> {
     /// The turmoil simulation of `scenario` with one host per node.
     pub fn build(
@@ -207,6 +242,7 @@ impl Cluster<'_> {
                     })
                     .collect(),
                 timing: timing.clone(),
+                da_addr: da_addr(scenario),
                 bugs,
                 fixes: scenario.fixes(),
                 seed: 0,
@@ -228,6 +264,7 @@ impl Cluster<'_> {
                 }
             });
         }
+        add_da_host(&mut sim, scenario);
         Cluster {
             sim,
             nodes,

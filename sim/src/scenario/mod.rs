@@ -17,6 +17,7 @@ use node::hooks::fixes::Fixes;
 use node::hooks::chaos::Intensity;
 use serde::{Deserialize, Serialize};
 
+pub mod da;
 pub mod draw;
 pub mod fault;
 pub mod swarm;
@@ -49,6 +50,9 @@ pub struct Scenario {
     pub cluster: Cluster,
     #[serde(default)]
     pub network: Network,
+    /// The DA layer (see `da`).
+    #[serde(default)]
+    pub da: da::Da,
     /// Exploration inside each node (task order, fault points).
     #[serde(default)]
     pub explore: Explore,
@@ -305,8 +309,9 @@ pub struct Expect {
     /// With one more bug switch on, by switch name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub with_bug: BTreeMap<String, Outcome>,
-    /// The seeds `cargo test` runs this file at (default: 1 to 4); a
-    /// regression scenario names the seed it fails at.
+    /// The seeds `cargo test` runs this file at (default: 1 to 4; for a
+    /// `sometimes` outcome, which must both pass and fail on them, 1 to
+    /// 30); a regression scenario names the seed it fails at.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
 }
@@ -454,6 +459,7 @@ impl Scenario {
             );
         }
         probability("network.loss", self.network.loss)?;
+        self.da.validate()?;
         self.bugs_with(&[]).map_err(|e| format!("bugs: {e}"))?;
         for name in &self.fixes {
             Fixes::default()

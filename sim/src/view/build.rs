@@ -418,7 +418,9 @@ fn node_event(node: &mut NodeState, at: Micros, event: &Event, terms: &mut Terms
         | Event::ServiceStarted { .. }
         | Event::BlockProposed { .. }
         | Event::RaftBlockApplied { .. }
-        | Event::GossipReceived { .. } => {}
+        | Event::GossipReceived { .. }
+        | Event::DaSubmitted { .. }
+        | Event::DaRetrieved { .. } => {}
         Event::TransferStarted { target } => node.mark(
             at,
             "event",

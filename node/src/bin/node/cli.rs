@@ -30,6 +30,19 @@ pub(crate) enum Cmd {
     /// Start a local cluster of `node run` processes, then check one leader,
     /// progress on every node and agreement on every block hash.
     Devnet(DevnetArgs),
+    /// Run the in-memory DA service (as `tools/local-da`) that nodes reach
+    /// with `node run --da HOST:PORT`, until killed.
+    LocalDa(LocalDaArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LocalDaArgs {
+    /// Address to listen on (HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7980", value_parser = parse_host_port)]
+    pub(crate) listen: String,
+    /// Time between two empty DA blocks, in milliseconds (local-da -block-time).
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) block_time_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -59,6 +72,10 @@ pub(crate) struct RunArgs {
     /// Turn on a proposed remedy the Go code lacks (repeatable).
     #[arg(long = "fix", value_name = "NAME", value_parser = fix_names())]
     pub(crate) fixes: Vec<String>,
+    /// The DA layer's address (a `node local-da`); without it the node has
+    /// no DA client: no submitter, no DA follower.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    pub(crate) da: Option<String>,
     /// Seed of raft's randomness (election timeouts) [default: the node id].
     #[arg(long, value_name = "S")]
     pub(crate) seed: Option<u64>,

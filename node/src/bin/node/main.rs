@@ -13,7 +13,9 @@
 //!   `--exit-after-s` (exit 0);
 //! - `node devnet ...` starts a local cluster of `node run` child processes,
 //!   lets it produce blocks, then checks one leader, progress everywhere and
-//!   agreement on every block hash (exit 0 pass, 1 fail).
+//!   agreement on every block hash (exit 0 pass, 1 fail);
+//! - `node local-da ...` runs the in-memory DA service the nodes reach with
+//!   `node run --da HOST:PORT` (as the Go e2e tests run `local-da`).
 //!
 //! Exit codes: 0 success, 1 devnet check failed or could not run, 2 bad
 //! arguments, 3 the node stopped by itself (for example leadership lost).
@@ -36,7 +38,7 @@ use node::hooks::observe::LogObserver;
 use node::store::DiskHandle;
 use node::{NodeConfig, Timing};
 
-use cli::{Cli, Cmd, RunArgs};
+use cli::{Cli, Cmd, LocalDaArgs, RunArgs};
 
 /// Exit code: the devnet check failed, or a runtime error (not bad input).
 pub(crate) const EXIT_FAILED: u8 = 1;
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Run(args) => run(args),
         Cmd::Devnet(args) => devnet::devnet(args),
+        Cmd::LocalDa(args) => local_da(args),
     }
 }
 
@@ -122,6 +125,7 @@ fn node_config(args: &RunArgs) -> Result<NodeConfig, String> {
         advertise_addr,
         peers: args.peers.clone(),
         timing,
+        da_addr: args.da.clone(),
         bugs,
         fixes,
         seed: args.seed.unwrap_or(args.id),
@@ -211,4 +215,26 @@ fn run(args: RunArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+// ---------------------------------------------------------------- local-da
+
+/// `node local-da`: the DA service (`node::da::server`) until killed.
+fn local_da(args: LocalDaArgs) -> ExitCode {
+    init_logging();
+    let runtime = match current_thread_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return failed(format!("cannot start the tokio runtime: {e}")),
+    };
+    let block_time = Duration::from_millis(args.block_time_ms);
+    runtime.block_on(async move {
+        match node::net::Listener::bind(&args.listen).await {
+            Ok(listener) => {
+                tracing::info!(listen = %args.listen, "local DA started");
+                node::da::server::serve(listener, Default::default(), block_time).await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => failed(format!("cannot listen on {}: {e}", args.listen)),
+        }
+    })
 }
