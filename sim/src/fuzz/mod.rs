@@ -24,6 +24,7 @@ pub mod pool;
 pub mod progress;
 pub mod report;
 pub mod seeds;
+pub mod zoo;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -122,9 +123,8 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
     let (mut failed, mut unmet, mut notes) = (0u64, 0u64, 0u64);
     let mut write_errors: Vec<String> = Vec::new();
 
-    let go = || {
-        !interrupted.load(Ordering::SeqCst) && plan.budget.is_none_or(|b| started.elapsed() < b)
-    };
+    let go =
+        || !interrupted.load(Ordering::SeqCst) && plan.budget.is_none_or(|b| started.elapsed() < b);
     let work = |j: u64| {
         let (target, seed) = plan.job(j);
         #[allow(clippy::disallowed_methods)] // wall time of one run, for the JUnit file
