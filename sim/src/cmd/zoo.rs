@@ -139,7 +139,7 @@ fn catches(program: &str, plan: &ZooPlan, rows: &[Row]) -> String {
         .filter_map(|r| r.score.catch.as_ref().map(|c| (r, c)))
     {
         out.push_str(&format!(
-            "{} seed {}: {}\n  replay: {program} run {} --seed {} --bug {}\n",
+            "{}: seed {}: {}\n  replay: {program} run {} --seed {} --bug {}\n",
             row.switch, c.seed, c.verdict, plan.scenario_path, c.seed, row.switch
         ));
     }
