@@ -127,3 +127,34 @@ fn help_explains_attributable_catches() {
         assert!(stdout.contains(flag), "{flag}: {stdout}");
     }
 }
+
+#[test]
+fn ctrl_c_stops_the_scan_and_exits_130() {
+    // syncer-race is never caught here, so the scan would run 2000 seeds.
+    let child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "zoo",
+            HEIGHT1,
+            "--switch",
+            "syncer-race",
+            "--max-seeds",
+            "2000",
+            "--jobs",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sim starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("sim ends");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stdout.contains("interrupted after"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("caught 0 of 1"));
+}
