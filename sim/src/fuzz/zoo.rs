@@ -194,7 +194,9 @@ pub fn zoo(plan: &ZooPlan, interrupted: &AtomicBool) -> Zoo {
             }
             let first = plan.start + row.score.seeds;
             let n = (plan.jobs as u64).min(plan.max_seeds - row.score.seeds);
-            let seeds: Vec<u64> = (first..first + n).collect();
+            // Written so the last seed may be u64::MAX.
+            let seeds: Vec<u64> = (0..n).map(|k| first + k).collect();
+            let last = first + (n - 1);
             let on = run_batch(plan, &seeds, Some(switch), interrupted);
             zoo.runs_on += on.iter().flatten().count() as u64;
             let need: Vec<u64> = seeds
@@ -234,11 +236,10 @@ pub fn zoo(plan: &ZooPlan, interrupted: &AtomicBool) -> Zoo {
             let caught = zoo.rows.iter().filter(|r| r.score.catch.is_some()).count();
             progress.show(
                 at,
-                || format!("{switch}: seed {}, {rate:.1} runs/s", first + n - 1),
+                || format!("{switch}: seed {last}, {rate:.1} runs/s"),
                 || {
                     format!(
-                        "zoo: {at}/{total} seeds, {switch} at seed {}, caught {caught} of {i} so far, {runs} runs, {rate:.1} runs/s",
-                        first + n - 1
+                        "zoo: {at}/{total} seeds, {switch} at seed {last}, caught {caught} of {i} so far, {runs} runs, {rate:.1} runs/s"
                     )
                 },
             );
