@@ -9,15 +9,18 @@
 //! difference is the switch ([`judge`]). A seed where both fail is counted
 //! as not attributable.
 //!
-//! Seeds go in batches of `jobs` to the fuzz runner's threads
-//! ([`pool::parallel`]): first the runs with the switch, then, for those
-//! that failed, the runs without it (each seed's once: they do not depend
-//! on the switch, so every switch shares them). Each batch is judged in seed
-//! order and the scan stops at the first catch ([`Score::add`]), so the
-//! result is the lowest catching seed whatever the number of jobs.
+//! Seeds go in order, `jobs` at a time, to the fuzz runner's threads
+//! ([`pool::parallel`]); a worker runs a seed with the switch and, if it
+//! failed, without it (each seed's once: that run does not depend on the
+//! switch, so every switch shares it). Results are judged in seed order,
+//! a seed only once every lower one has been, and no new seed starts after
+//! the first catch ([`Score::add`]); so the result is the lowest catching
+//! seed whatever the number of jobs (the at most `jobs - 1` seeds above it
+//! that were running are ignored).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::pool;
@@ -119,7 +122,7 @@ pub struct Score {
 
 impl Score {
     /// Adds the next seed's verdict; once caught, later seeds are ignored
-    /// (a batch may have run past the catch). Returns whether caught.
+    /// (seeds above the catch may have been running). Returns whether caught.
     pub fn add(&mut self, seed: u64, verdict: SeedVerdict) -> bool {
         if self.catch.is_some() {
             return true;
@@ -169,7 +172,8 @@ pub fn zoo(plan: &ZooPlan, interrupted: &AtomicBool) -> Zoo {
     let started = Instant::now();
     let total = plan.max_seeds.saturating_mul(plan.switches.len() as u64);
     let mut progress = Progress::counting(total, started, "seeds");
-    let mut off: BTreeMap<u64, Ran> = BTreeMap::new();
+    // The runs without a switch, by seed: shared by every switch.
+    let off: Mutex<BTreeMap<u64, Ran>> = Mutex::new(BTreeMap::new());
     let mut zoo = Zoo {
         rows: Vec::new(),
         runs_on: 0,
@@ -187,63 +191,45 @@ pub fn zoo(plan: &ZooPlan, interrupted: &AtomicBool) -> Zoo {
             wall: Duration::ZERO,
         };
         let done_before = i as u64 * plan.max_seeds;
-        while row.score.catch.is_none() && row.score.seeds < plan.max_seeds {
-            if interrupted.load(Ordering::SeqCst) {
-                row.interrupted = true;
-                break;
-            }
-            let first = plan.start + row.score.seeds;
-            let n = (plan.jobs as u64).min(plan.max_seeds - row.score.seeds);
-            // Written so the last seed may be u64::MAX.
-            let seeds: Vec<u64> = (0..n).map(|k| first + k).collect();
-            let last = first + (n - 1);
-            let on = run_batch(plan, &seeds, Some(switch), interrupted);
-            zoo.runs_on += on.iter().flatten().count() as u64;
-            let need: Vec<u64> = seeds
-                .iter()
-                .zip(&on)
-                .filter(|(s, r)| r.as_ref().is_some_and(Ran::failed) && !off.contains_key(s))
-                .map(|(s, _)| *s)
-                .collect();
-            let ran_off = run_batch(plan, &need, None, interrupted);
-            for (s, r) in need.iter().zip(ran_off) {
-                if let Some(r) = r {
-                    zoo.runs_off += 1;
-                    off.insert(*s, r);
+        let caught = AtomicBool::new(false);
+        // Seeds that ended before a lower seed did: judged once it has.
+        let mut pending: BTreeMap<u64, (SeedVerdict, bool)> = BTreeMap::new();
+        let go = || !interrupted.load(Ordering::SeqCst) && !caught.load(Ordering::SeqCst);
+        let work = |j: u64| seed_verdict(plan, plan.start + j, switch, &off);
+        pool::parallel(
+            plan.jobs,
+            plan.max_seeds,
+            go,
+            work,
+            |j, (verdict, ran_off)| {
+                zoo.runs_on += 1;
+                zoo.runs_off += u64::from(ran_off);
+                pending.insert(j, (verdict, ran_off));
+                while let Some((verdict, _)) = pending.remove(&row.score.seeds) {
+                    let seed = plan.start + row.score.seeds;
+                    if row.score.add(seed, verdict) {
+                        caught.store(true, Ordering::SeqCst);
+                        break;
+                    }
                 }
-            }
-            for (s, r) in seeds.iter().zip(&on) {
-                let verdict = match r {
-                    None => None,
-                    Some(Ran::Pass) => Some(SeedVerdict::Miss),
-                    Some(r) => off.get(s).map(|o| judge(r, o)),
-                };
-                // A run cut short by Ctrl-C: judge no further.
-                let Some(verdict) = verdict else {
-                    row.interrupted = true;
-                    break;
-                };
-                if row.score.add(*s, verdict) {
-                    break;
-                }
-            }
-            if row.interrupted {
-                break;
-            }
-            let (runs, rate) = (zoo.runs_on + zoo.runs_off, started.elapsed().as_secs_f64());
-            let rate = runs as f64 / rate.max(1e-9);
-            let at = done_before + row.score.seeds;
-            let caught = zoo.rows.iter().filter(|r| r.score.catch.is_some()).count();
-            progress.show(
+                let runs = zoo.runs_on + zoo.runs_off;
+                let rate = runs as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                let at = done_before + row.score.seeds;
+                let next = plan.start + row.score.seeds;
+                let so_far = zoo.rows.iter().filter(|r| r.score.catch.is_some()).count();
+                progress.show(
                 at,
-                || format!("{switch}: seed {last}, {rate:.1} runs/s"),
+                || format!("{switch}: seed {next}, {rate:.1} runs/s"),
                 || {
                     format!(
-                        "zoo: {at}/{total} seeds, {switch} at seed {last}, caught {caught} of {i} so far, {runs} runs, {rate:.1} runs/s"
+                        "zoo: {at}/{total} seeds, {switch} at seed {next}, caught {so_far} of {i} so far, {runs} runs, {rate:.1} runs/s"
                     )
                 },
             );
-        }
+            },
+        );
+        // Ctrl-C stopped the scan short of a catch and of the last seed.
+        row.interrupted = row.score.catch.is_none() && row.score.seeds < plan.max_seeds;
         row.wall = t0.elapsed();
         progress.note(&note(plan, &row));
         zoo.interrupted |= row.interrupted;
@@ -286,33 +272,48 @@ fn note(plan: &ZooPlan, row: &Row) -> String {
     }
 }
 
-/// Runs `seeds` in parallel (`switch` on, or none), in `jobs` threads; a
-/// seed that Ctrl-C kept from running is `None`.
-fn run_batch(
+/// One seed of a switch's scan, on a worker thread: the run with the
+/// switch and, if it failed, the run without it (from `off` if a switch
+/// before ran it); also whether the run without it ran here.
+fn seed_verdict(
     plan: &ZooPlan,
-    seeds: &[u64],
-    switch: Option<&String>,
-    interrupted: &AtomicBool,
-) -> Vec<Option<Ran>> {
-    let mut out: Vec<Option<Ran>> = vec![None; seeds.len()];
-    if seeds.is_empty() {
-        return out;
+    seed: u64,
+    switch: &str,
+    off: &Mutex<BTreeMap<u64, Ran>>,
+) -> (SeedVerdict, bool) {
+    let on = run_one(plan, seed, Some(switch));
+    if !on.failed() {
+        return (SeedVerdict::Miss, false);
     }
-    let go = || !interrupted.load(Ordering::SeqCst);
-    let work = |j: u64| {
-        let spec = RunSpec {
-            scenario: plan.scenario.clone(),
-            seed: seeds[j as usize],
-            bugs: switch.into_iter().cloned().collect(),
-            keep_trace: false,
-            progress: false,
-        };
-        Ran::of(&pool::run_caught(&spec, "", |_| false).0)
+    let cached = |m: &Mutex<BTreeMap<u64, Ran>>| {
+        m.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&seed)
+            .cloned()
     };
-    pool::parallel(plan.jobs, seeds.len() as u64, go, work, |j, ran| {
-        out[j as usize] = Some(ran);
-    });
-    out
+    match cached(off) {
+        Some(without) => (judge(&on, &without), false),
+        None => {
+            let without = run_one(plan, seed, None);
+            let verdict = judge(&on, &without);
+            off.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(seed, without);
+            (verdict, true)
+        }
+    }
+}
+
+/// One run of the scenario at `seed`, with `switch` on top of its bugs.
+fn run_one(plan: &ZooPlan, seed: u64, switch: Option<&str>) -> Ran {
+    let spec = RunSpec {
+        scenario: plan.scenario.clone(),
+        seed,
+        bugs: switch.into_iter().map(str::to_string).collect(),
+        keep_trace: false,
+        progress: false,
+    };
+    Ran::of(&pool::run_caught(&spec, "", |_| false).0)
 }
 
 #[cfg(test)]
