@@ -7,8 +7,11 @@ pub mod fuzz;
 pub mod replay;
 pub mod run;
 pub mod shrink;
+pub mod zoo;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use node::hooks::bugs::BUG_SWITCHES;
 use node::hooks::fixes::FIX_SWITCHES;
@@ -60,4 +63,25 @@ pub fn bugs() -> i32 {
         println!("{name}\n    {what}");
     }
     exit::PASS
+}
+
+/// Catches Ctrl-C for a sweep (`fuzz`, `zoo`): the first sets the returned
+/// flag (no new seeds; the running ones finish), a second ends the process
+/// at once with exit 130.
+pub fn stop_on_ctrl_c(command: &'static str) -> Arc<AtomicBool> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("{command}: second Ctrl-C, stopping now");
+            std::process::exit(exit::INTERRUPTED);
+        }
+        eprintln!(
+            "{command}: Ctrl-C: no new seeds; waiting for the running ones (Ctrl-C again to stop now)"
+        );
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: cannot catch Ctrl-C: {e}");
+    }
+    interrupted
 }

@@ -24,11 +24,11 @@ pub mod pool;
 pub mod progress;
 pub mod report;
 pub mod seeds;
+pub mod zoo;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::artefact::{self, Artefact, RunResult};
@@ -48,11 +48,6 @@ pub struct Record {
     /// The run's timeline, beside its artefact.
     pub timeline: Option<PathBuf>,
 }
-
-/// Stack of a worker thread: what a process's main thread gets (`sim
-/// run`), not the 2 MiB of a spawned thread, so a seed that runs in `sim
-/// run` runs in a sweep.
-const WORKER_STACK_BYTES: usize = 8 << 20;
 
 /// Whether a run gets an artefact (and a timeline): it did not meet its
 /// expectation, or it failed where failing is expected only sometimes.
@@ -95,7 +90,6 @@ const NOTES_MAX: u64 = 20;
 
 pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
     let total = plan.runs();
-    let workers = (plan.jobs as u64).min(total).max(1) as usize;
     let names: Vec<&str> = plan.targets.iter().map(|t| t.path.as_str()).collect();
     let jobs = format!("{} job{}", plan.jobs, if plan.jobs == 1 { "" } else { "s" });
     let bugs = plan.bugs.join(",");
@@ -125,96 +119,66 @@ pub fn sweep(plan: &Plan, interrupted: &AtomicBool) -> i32 {
     #[allow(clippy::disallowed_methods)] // wall clock of the runner: progress and seeds/s only
     let started = Instant::now();
     let mut progress = Progress::new(shown_total, started);
-    let next = AtomicU64::new(0);
     let mut records: BTreeMap<u64, Record> = BTreeMap::new();
     let (mut failed, mut unmet, mut notes) = (0u64, 0u64, 0u64);
     let mut write_errors: Vec<String> = Vec::new();
 
-    type Done = (u64, Result<RunResult, String>, Option<String>, Duration);
-    let (tx, rx) = mpsc::channel::<Done>();
-    // OS threads of the runner, each running whole simulations (see the
-    // module comment); results come back here, on this thread.
-    #[allow(clippy::disallowed_methods)] // runner threads, outside any simulation
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let next = &next;
-            let worker = std::thread::Builder::new()
-                .name("fuzz-worker".to_string())
-                .stack_size(WORKER_STACK_BYTES)
-                .spawn_scoped(s, move || {
-                    while !interrupted.load(Ordering::SeqCst)
-                        && plan.budget.is_none_or(|b| started.elapsed() < b)
-                    {
-                        let j = next.fetch_add(1, Ordering::SeqCst);
-                        if j >= total {
-                            break;
-                        }
-                        let (target, seed) = plan.job(j);
-                        #[allow(clippy::disallowed_methods)]
-                        // wall time of one run, for the JUnit file
-                        let t0 = Instant::now();
-                        // A run that gets an artefact gets its timeline too.
-                        let t = &plan.targets[target];
-                        let title = format!("{} seed {seed}", t.path);
-                        let (result, timeline) =
-                            pool::run_caught(&plan.spec(target, seed), &title, |got| {
-                                needs_artefact(t.expected, got)
-                            });
-                        let wall = t0.elapsed();
-                        if tx.send((j, result, timeline, wall)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            if let Err(e) = worker {
-                eprintln!("warning: cannot start a fuzz worker thread: {e}");
+    let go =
+        || !interrupted.load(Ordering::SeqCst) && plan.budget.is_none_or(|b| started.elapsed() < b);
+    let work = |j: u64| {
+        let (target, seed) = plan.job(j);
+        #[allow(clippy::disallowed_methods)] // wall time of one run, for the JUnit file
+        let t0 = Instant::now();
+        // A run that gets an artefact gets its timeline too.
+        let t = &plan.targets[target];
+        let title = format!("{} seed {seed}", t.path);
+        let (result, timeline) = pool::run_caught(&plan.spec(target, seed), &title, |got| {
+            needs_artefact(t.expected, got)
+        });
+        (result, timeline, t0.elapsed())
+    };
+    pool::parallel(plan.jobs, total, go, work, |j, (result, timeline, wall)| {
+        let (target, seed) = plan.job(j);
+        let mut record = record(plan, target, seed, result, wall, &mut write_errors);
+        if let (Some(html), Some(a)) = (timeline, &record.artefact) {
+            let file = a.with_extension("html");
+            match std::fs::write(&file, html) {
+                Ok(()) => record.timeline = Some(file),
+                Err(e) => write_errors.push(format!("{}: cannot write: {e}", file.display())),
             }
         }
-        drop(tx);
-        for (j, result, timeline, wall) in rx {
-            let (target, seed) = plan.job(j);
-            let mut record = record(plan, target, seed, result, wall, &mut write_errors);
-            if let (Some(html), Some(a)) = (timeline, &record.artefact) {
-                let file = a.with_extension("html");
-                match std::fs::write(&file, html) {
-                    Ok(()) => record.timeline = Some(file),
-                    Err(e) => write_errors.push(format!("{}: cannot write: {e}", file.display())),
-                }
-            }
-            if record.failed() {
-                failed += 1;
-            }
-            if !record.met {
-                unmet += 1;
-            }
-            if (!record.met || record.artefact.is_some()) && notes < NOTES_MAX {
-                notes += 1;
-                let t = &plan.targets[target];
-                let mut line = format!(
-                    "{} seed {seed}: {}{}",
-                    t.path,
-                    record.verdict(),
-                    if record.met {
-                        String::new()
-                    } else {
-                        format!(" (expected {})", t.expected)
-                    }
-                );
-                if let Some(a) = &record.artefact {
-                    line.push_str(&format!("; artefact {}", a.display()));
-                }
-                if let Some(t) = &record.timeline {
-                    line.push_str(&format!(", timeline {}", t.display()));
-                }
-                if notes == NOTES_MAX {
-                    line.push_str("\n(further failures: see the summary)");
-                }
-                progress.note(&line);
-            }
-            records.insert(j, record);
-            progress.update(records.len() as u64, shown_total, failed, unmet, started);
+        if record.failed() {
+            failed += 1;
         }
+        if !record.met {
+            unmet += 1;
+        }
+        if (!record.met || record.artefact.is_some()) && notes < NOTES_MAX {
+            notes += 1;
+            let t = &plan.targets[target];
+            let mut line = format!(
+                "{} seed {seed}: {}{}",
+                t.path,
+                record.verdict(),
+                if record.met {
+                    String::new()
+                } else {
+                    format!(" (expected {})", t.expected)
+                }
+            );
+            if let Some(a) = &record.artefact {
+                line.push_str(&format!("; artefact {}", a.display()));
+            }
+            if let Some(t) = &record.timeline {
+                line.push_str(&format!(", timeline {}", t.display()));
+            }
+            if notes == NOTES_MAX {
+                line.push_str("\n(further failures: see the summary)");
+            }
+            progress.note(&line);
+        }
+        records.insert(j, record);
+        progress.update(records.len() as u64, shown_total, failed, unmet, started);
     });
     let done = records.len() as u64;
     progress.finish(done, shown_total, failed, unmet, started);

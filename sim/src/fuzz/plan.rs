@@ -187,7 +187,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// A multi-line error (TOML's, with its source snippet) as one line: the
 /// first line (file, line and column) and the last (what is wrong).
-fn one_line(e: &str) -> String {
+pub fn one_line(e: &str) -> String {
     let lines: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     match lines.as_slice() {
         [] => String::new(),

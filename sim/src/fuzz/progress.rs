@@ -22,15 +22,20 @@ pub enum Progress {
 impl Progress {
     /// `total` 0: not known (a time budget).
     pub fn new(total: u64, started: Instant) -> Progress {
+        Progress::counting(total, started, "runs")
+    }
+
+    /// A bar that counts `unit` (`runs`, `seeds`); `total` 0: not known.
+    pub fn counting(total: u64, started: Instant, unit: &str) -> Progress {
         if std::io::stderr().is_terminal() {
             let len = (total > 0).then_some(total);
             let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
             let template = if total > 0 {
-                "[{elapsed_precise}] {bar:30} {pos}/{len} runs  {msg}"
+                format!("[{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}  {{msg}}")
             } else {
-                "[{elapsed_precise}] {pos} runs  {msg}"
+                format!("[{{elapsed_precise}}] {{pos}} {unit}  {{msg}}")
             };
-            let style = ProgressStyle::with_template(template)
+            let style = ProgressStyle::with_template(&template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_message("0.0 seeds/s, 0 failed, 0 unmet");
@@ -46,11 +51,26 @@ impl Progress {
     }
 
     pub fn update(&mut self, done: u64, total: u64, failed: u64, unmet: u64, started: Instant) {
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        self.show(
+            done,
+            || format!("{rate:.1} seeds/s, {failed} failed, {unmet} unmet"),
+            || progress_line(done, total, failed, unmet, started),
+        );
+    }
+
+    /// Moves the bar to `done` with the message `short()`; without a bar,
+    /// prints `line()` if the last line is a few seconds old.
+    pub fn show(
+        &mut self,
+        done: u64,
+        short: impl FnOnce() -> String,
+        line: impl FnOnce() -> String,
+    ) {
         match self {
             Progress::Bar(bar) => {
                 bar.set_position(done);
-                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("{rate:.1} seeds/s, {failed} failed, {unmet} unmet"));
+                bar.set_message(short());
             }
             Progress::Plain {
                 every,
@@ -62,7 +82,7 @@ impl Progress {
                 if now.duration_since(*last) >= *every {
                     *last = now;
                     *printed = Some(done);
-                    eprintln!("{}", progress_line(done, total, failed, unmet, started));
+                    eprintln!("{}", line());
                 }
             }
         }
@@ -77,13 +97,18 @@ impl Progress {
     }
 
     pub fn finish(self, done: u64, total: u64, failed: u64, unmet: u64, started: Instant) {
+        self.end(done, progress_line(done, total, failed, unmet, started));
+    }
+
+    /// Clears the bar and prints `line`, unless the last periodic line
+    /// already said where `done` stands.
+    pub fn end(self, done: u64, line: String) {
         match self {
             Progress::Bar(bar) => bar.finish_and_clear(),
-            // The last periodic line already says it.
             Progress::Plain { printed, .. } if printed == Some(done) => return,
             Progress::Plain { .. } => {}
         }
-        eprintln!("{}", progress_line(done, total, failed, unmet, started));
+        eprintln!("{line}");
     }
 }
 
