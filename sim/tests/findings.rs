@@ -72,7 +72,7 @@ fn f2_site_wide_power_loss_stalls_and_sync_writes_prevent_it() {
     assert!(scenario.fixes.is_empty(), "the evidence runs the Go code as it is");
     let mut fixed = scenario.clone();
     fixed.fixes = vec!["fix-store-sync-writes".to_string()];
-    for seed in 1..=4 {
+    for &seed in &scenario.expect.seeds {
         let report = run_at(&scenario, seed);
         assert!(
             matches!(report.violation, Some(Violation::Liveness { .. })),
