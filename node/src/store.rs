@@ -191,7 +191,10 @@ impl Store {
 
     pub fn tip(&self) -> Option<Block> {
         let disk = self.disk.lock();
-        let tip = disk.unsynced.last_key_value().or(disk.blocks.last_key_value());
+        let tip = disk
+            .unsynced
+            .last_key_value()
+            .or(disk.blocks.last_key_value());
         tip.map(|(_, b)| b.clone())
     }
 
@@ -226,7 +229,10 @@ impl Store {
                 tip: tip_height,
             });
         }
-        self.disk.lock().unsynced.insert(block.height, block.clone());
+        self.disk
+            .lock()
+            .unsynced
+            .insert(block.height, block.clone());
         self.reporter.stored(block);
         if self.sync_writes {
             if let Err(e) = self.sync() {

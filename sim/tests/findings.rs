@@ -10,7 +10,9 @@ use sim::scenario::Scenario;
 use sim::verdict::describe;
 
 fn load(rel: &str) -> Scenario {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(rel);
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(rel);
     Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -42,7 +44,10 @@ fn double_signs(report: &RunReport) -> bool {
 #[test]
 fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
     let scenario = load("known-open/restarted_leader_double_signs.toml");
-    assert!(scenario.fixes.is_empty(), "the evidence runs the Go code as it is");
+    assert!(
+        scenario.fixes.is_empty(),
+        "the evidence runs the Go code as it is"
+    );
     for &seed in &scenario.expect.seeds {
         let report = run_at(&scenario, seed);
         assert!(
@@ -69,7 +74,10 @@ fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
 #[test]
 fn f2_site_wide_power_loss_stalls_and_sync_writes_prevent_it() {
     let scenario = load("whole_cluster_power_loss.toml");
-    assert!(scenario.fixes.is_empty(), "the evidence runs the Go code as it is");
+    assert!(
+        scenario.fixes.is_empty(),
+        "the evidence runs the Go code as it is"
+    );
     let mut fixed = scenario.clone();
     fixed.fixes = vec!["fix-store-sync-writes".to_string()];
     for &seed in &scenario.expect.seeds {

@@ -23,7 +23,7 @@ pub struct Fixes {
 pub const FIX_SWITCHES: &[(&str, &str)] = &[
     (
         "fix-leader-barrier",
-    "proposed remedy (not in the Go code): after `waitForMsgsLanded`, a new leader waits for \
+        "proposed remedy (not in the Go code): after `waitForMsgsLanded`, a new leader waits for \
      `raft.Barrier(SendTimeout)` before leader work, so `initializeState` and `ProduceBlock` \
      see every committed block (the barrier fails only when the node stops leading; the loop \
      then goes on as for a lost leadership). Without it, a \

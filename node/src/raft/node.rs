@@ -371,9 +371,7 @@ impl RaftNode {
             let applied = self.applied_index();
             let target = match target {
                 LandedTarget::CommitIndex => self.commit_index(),
-                LandedTarget::LastIndex => {
-                    self.raft.metrics().borrow().last_log_index.unwrap_or(0)
-                }
+                LandedTarget::LastIndex => self.raft.metrics().borrow().last_log_index.unwrap_or(0),
             };
             if applied >= target {
                 return Ok(());

@@ -13,8 +13,8 @@ use std::fmt;
 use std::path::Path;
 
 use node::hooks::bugs::Bugs;
-use node::hooks::fixes::Fixes;
 use node::hooks::chaos::Intensity;
+use node::hooks::fixes::Fixes;
 use serde::{Deserialize, Serialize};
 
 pub mod da;

@@ -32,8 +32,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use node::hooks::bugs::Bugs;
-use node::hooks::fixes::Fixes;
 use node::hooks::faults::Faults;
+use node::hooks::fixes::Fixes;
 use node::hooks::observe::LogObserver;
 use node::store::DiskHandle;
 use node::{NodeConfig, Timing};
