@@ -31,7 +31,12 @@ pub enum Request {
         from: NodeId,
     },
     AppendEntries(AppendEntriesRequest<TypeConfig>),
-    Vote(VoteRequest<NodeId>),
+    /// RequestVote, with hashicorp's LeadershipTransfer flag (openraft's
+    /// request has none).
+    Vote {
+        rpc: VoteRequest<NodeId>,
+        leadership_transfer: bool,
+    },
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// hashicorp `TimeoutNow` (leadership transfer): the leader of `term`
     /// asks the receiver to stand for election at once.

@@ -52,11 +52,14 @@ async fn handle(ctx: &NodeCtx, req: Request) -> Response {
     match req {
         Request::Hello { .. } => Response::Ack,
         Request::AppendEntries(rpc) => {
-            Response::AppendEntries(ctx.raft.raft().append_entries(rpc).await)
+            Response::AppendEntries(ctx.raft.handle_append_entries(rpc).await)
         }
-        Request::Vote(rpc) => Response::Vote(ctx.raft.raft().vote(rpc).await),
+        Request::Vote {
+            rpc,
+            leadership_transfer,
+        } => Response::Vote(ctx.raft.handle_vote(rpc, leadership_transfer).await),
         Request::InstallSnapshot(rpc) => {
-            Response::InstallSnapshot(ctx.raft.raft().install_snapshot(rpc).await)
+            Response::InstallSnapshot(ctx.raft.handle_install_snapshot(rpc).await)
         }
         Request::GetHead => {
             Response::Block(ctx.store.tip().ok_or_else(|| "empty store".to_string()))

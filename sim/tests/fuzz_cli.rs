@@ -510,7 +510,7 @@ fn run_prints_a_filtered_json_trace_and_the_failure_context() {
         "height1-deadlock",
         "--trace=json",
         "--node",
-        "n2",
+        "n3",
         "--kind",
         "BecameLeader",
         "--from",
@@ -521,7 +521,7 @@ fn run_prints_a_filtered_json_trace_and_the_failure_context() {
     let json: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
     assert_eq!(json.len(), 1, "{stdout}");
     assert!(
-        json[0].contains("\"node\":\"n2\"") && json[0].contains("\"term\":1"),
+        json[0].contains("\"node\":\"n3\"") && json[0].contains("\"term\":1"),
         "{stdout}"
     );
     assert!(stdout.contains("elections: 1"), "{stdout}");
@@ -529,7 +529,7 @@ fn run_prints_a_filtered_json_trace_and_the_failure_context() {
         stdout.contains("context: faults in force at 20.00 s: none"),
         "{stdout}"
     );
-    assert!(stdout.contains("context: last events of n2:"), "{stdout}");
+    assert!(stdout.contains("context: last events of n3:"), "{stdout}");
     let bad = sim(&["run", HEIGHT1, "--trace", "--node", "x"]);
     assert_eq!(bad.status.code(), Some(2));
 }

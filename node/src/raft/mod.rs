@@ -12,12 +12,17 @@
 //!
 //! **Emulations** (what openraft 0.9 lacks or does otherwise; each file
 //! says how, and its limits):
-//! - *Timers* (here): a follower stands after [HeartbeatTimeout, 2 x) of
-//!   silence, a leader heartbeats every HeartbeatTimeout / 10; at most
-//!   `MaxAppendEntries` (64) entries per AppendEntries. Limit: openraft
-//!   adds its voter lease (`election_timeout_max` = 2 x HeartbeatTimeout)
-//!   to a follower's wait while it knows a leader, and a candidate waits
-//!   [HeartbeatTimeout, 2 x) where hashicorp waits [ElectionTimeout, 2 x).
+//! - *Timers* ([`timers`]): hashicorp's: a follower stands after
+//!   [HeartbeatTimeout, 2 x) without contact, a candidate stands again
+//!   after [ElectionTimeout, 2 x); openraft's own election timer is off. A
+//!   leader heartbeats every HeartbeatTimeout / 10; at most
+//!   `MaxAppendEntries` (64) entries per AppendEntries.
+//! - *Vote stickiness and the LeadershipTransfer flag* ([`contact`],
+//!   [`rpc`]): a voter that knows a leader refuses other candidates unless
+//!   the request has the flag; openraft's voter lease is cut to one
+//!   heartbeat interval + 2 ms. Limit: openraft times its vote RPC out
+//!   after that interval + 1 ms, as it does AppendEntries after the
+//!   interval.
 //! - *Snapshots and compaction* ([`snapshot`], [`snapshot_store`]):
 //!   hashicorp's `runSnapshots` (every random [120 s, 240 s); threshold
 //!   500, trailing 200), durable snapshots, 3 kept; InstallSnapshot jumps
@@ -34,15 +39,16 @@
 //! - *Apply and barrier* ([`node`]): in-flight applies end with
 //!   `LeadershipLost` on step-down; `HasQuorum` waits as a barrier does.
 //!
-//! Not emulated: hashicorp's pre-vote (v1.7), the `LeadershipTransfer`
-//! vote flag (see [`transfer`]), the barrier as a log entry (see
-//! [`snapshot`]), the apply enqueue timeout.
+//! Not emulated: hashicorp's pre-vote (v1.7), the barrier as a log entry
+//! (see [`snapshot`]), the apply enqueue timeout.
 
+pub mod contact;
 pub mod entry;
 pub mod lease;
 mod log_store;
 mod network;
 pub mod node;
+mod rpc;
 pub mod snapshot;
 pub mod snapshot_store;
 mod state_machine;
@@ -50,6 +56,7 @@ mod state_machine;
 mod test_cluster;
 #[cfg(test)]
 mod tests;
+mod timers;
 pub mod transfer;
 
 use std::collections::BTreeMap;
@@ -69,6 +76,7 @@ use crate::config::NodeConfig;
 use crate::hooks::observe::Reporter;
 use crate::store::DiskHandle;
 use crate::types::{NodeId, Raft};
+use contact::Contact;
 
 /// hashicorp `MaxAppendEntries` (`config.go:DefaultConfig`, 64).
 pub const MAX_APPEND_ENTRIES: u64 = 64;
@@ -83,14 +91,20 @@ pub async fn start(
     reporter: &Reporter,
 ) -> anyhow::Result<RaftNode> {
     let t = &config.timing;
+    let heartbeat_interval_ms = ((t.raft_heartbeat_timeout / 10).as_millis() as u64).max(1);
     let raft_config = Config {
         cluster_name: "sequencers".to_string(),
-        // hashicorp: a leader heartbeats every HeartbeatTimeout / 10, a
-        // follower stands after a random [HeartbeatTimeout, 2 x) of silence
-        // (`util.go:randomTimeout`).
-        heartbeat_interval: (t.raft_heartbeat_timeout / 10).as_millis() as u64,
-        election_timeout_min: t.raft_heartbeat_timeout.as_millis() as u64,
-        election_timeout_max: (t.raft_heartbeat_timeout * 2).as_millis() as u64,
+        // hashicorp: a leader heartbeats every HeartbeatTimeout / 10.
+        heartbeat_interval: heartbeat_interval_ms,
+        // The election timers are hashicorp's (`raft::timers`), not
+        // openraft's. openraft's election timeout is left only as its voter
+        // lease (`election_timeout_max`, which refuses votes after a
+        // contact) and its vote RPC timeout (`election_timeout_min`): both
+        // as short as openraft allows, so that hashicorp's vote stickiness
+        // (`raft::rpc`) decides.
+        enable_elect: false,
+        election_timeout_min: heartbeat_interval_ms + 1,
+        election_timeout_max: heartbeat_interval_ms + 2,
         // hashicorp `MaxAppendEntries` (64).
         max_payload_entries: MAX_APPEND_ENTRIES,
         // Snapshots and purges are hashicorp's, driven by `snapshot::run`:
@@ -105,10 +119,12 @@ pub async fn start(
     // the heartbeat (100 ms), every request timed out once the round trip
     // of a slow link passed it, each timeout also dropped the connection,
     // and the cluster never recovered (found by swarm seed 191).
+    let contact = Arc::new(Contact::default());
     let network = Network::new(
         (t.raft_heartbeat_timeout / 2)
             .max(config.timing.send_timeout)
             .max(config.timing.raft_heartbeat_timeout / 10),
+        Arc::clone(&contact),
     );
     let commit_index = Arc::new(AtomicU64::new(0));
     let fsm_state = Arc::new(Mutex::new(RaftBlockState::default()));
@@ -128,6 +144,7 @@ pub async fn start(
     )?;
     let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
     snapshot::spawn(raft.clone(), t, reporter);
+    timers::spawn(raft.clone(), Arc::clone(&contact), t, reporter);
     let mut bootstrap_order = vec![config.id];
     bootstrap_order.extend(config.peers.iter().map(|p| p.id));
     let parts = RaftParts {
@@ -136,6 +153,7 @@ pub async fn start(
         fsm_state,
         apply_callback,
         bootstrap_order,
+        contact,
     };
     Ok(RaftNode::new(
         config.id,

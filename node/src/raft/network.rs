@@ -11,6 +11,7 @@ use openraft::raft::{
 };
 use openraft::BasicNode;
 
+use super::contact::Contact;
 use crate::net::{Request, Response, RpcClient};
 use crate::types::{NodeId, TypeConfig};
 
@@ -18,11 +19,16 @@ use crate::types::{NodeId, TypeConfig};
 pub struct Network {
     /// Floor of an RPC's timeout; openraft passes its own in `RPCOption`.
     min_timeout: Duration,
+    /// Whether this node's vote requests carry the LeadershipTransfer flag.
+    contact: Arc<Contact>,
 }
 
 impl Network {
-    pub fn new(min_timeout: Duration) -> Network {
-        Network { min_timeout }
+    pub fn new(min_timeout: Duration, contact: Arc<Contact>) -> Network {
+        Network {
+            min_timeout,
+            contact,
+        }
     }
 }
 
@@ -33,6 +39,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Client {
             rpc: Arc::new(RpcClient::new(node.addr.clone())),
             min_timeout: self.min_timeout,
+            contact: Arc::clone(&self.contact),
         }
     }
 }
@@ -40,6 +47,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 pub struct Client {
     rpc: Arc<RpcClient>,
     min_timeout: Duration,
+    contact: Arc<Contact>,
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -94,7 +102,11 @@ impl RaftNetwork<TypeConfig> for Client {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>> {
-        match self.call(Request::Vote(rpc), &option).await? {
+        let request = Request::Vote {
+            rpc,
+            leadership_transfer: self.contact.transfer_candidacy(),
+        };
+        match self.call(request, &option).await? {
             Response::Vote(Ok(r)) => Ok(r),
             Response::Vote(Err(e)) => Err(RPCError::RemoteError(
                 openraft::error::RemoteError::new(0, e),

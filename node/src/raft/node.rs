@@ -45,6 +45,7 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::ServerState;
 use tokio::sync::{mpsc, watch};
 
+use super::contact::Contact;
 use super::lease::{self, Leadership};
 use crate::block::{Block, RaftBlock};
 use crate::config::Timing;
@@ -158,6 +159,8 @@ pub struct RaftNode {
     pub(super) leadership: Arc<Leadership>,
     /// The configuration order of `pickServer`: self, then the peers.
     pub(super) bootstrap_order: Vec<NodeId>,
+    /// The known leader and last contact, as hashicorp keeps them.
+    pub(super) contact: Arc<Contact>,
     /// A leadership transfer runs (`leadershipTransferInProgress`).
     transfer: AtomicBool,
     commit_index: Arc<AtomicU64>,
@@ -175,6 +178,7 @@ pub struct RaftParts {
     /// The node's bootstrap order (`Node.Start`: self, then the peers as
     /// configured): hashicorp's configuration order.
     pub bootstrap_order: Vec<NodeId>,
+    pub contact: Arc<Contact>,
 }
 
 /// Clears the transfer flag when the transfer ends, however it ends.
@@ -203,6 +207,7 @@ impl RaftNode {
             timing,
             leadership,
             bootstrap_order: parts.bootstrap_order,
+            contact: parts.contact,
             transfer: AtomicBool::new(false),
             commit_index: parts.commit_index,
             fsm_state: parts.fsm_state,

@@ -106,11 +106,14 @@ async fn serve(mut conn: BoxConn, node: Arc<RaftNode>) {
     while let Ok(Some(req)) = read_frame::<Request>(&mut conn).await {
         let resp = match req {
             Request::AppendEntries(rpc) => {
-                Response::AppendEntries(node.raft().append_entries(rpc).await)
+                Response::AppendEntries(node.handle_append_entries(rpc).await)
             }
-            Request::Vote(rpc) => Response::Vote(node.raft().vote(rpc).await),
+            Request::Vote {
+                rpc,
+                leadership_transfer,
+            } => Response::Vote(node.handle_vote(rpc, leadership_transfer).await),
             Request::InstallSnapshot(rpc) => {
-                Response::InstallSnapshot(node.raft().install_snapshot(rpc).await)
+                Response::InstallSnapshot(node.handle_install_snapshot(rpc).await)
             }
             Request::TimeoutNow { from, .. } => Response::TimeoutNow(node.timeout_now(from).await),
             _ => Response::Ack,

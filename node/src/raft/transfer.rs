@@ -16,8 +16,10 @@
 //! - meanwhile the leader refuses applies and barriers (`Broadcast` →
 //!   `TransferInProgress`, `HasQuorum` false; `raft::node`);
 //! - it waits until the target matched the leader's last index, then sends
-//!   it `TimeoutNow` ([`Request::TimeoutNow`]); the target answers and
-//!   stands at once (`RaftNode::timeout_now`: `Trigger::elect`, term + 1);
+//!   it `TimeoutNow` ([`Request::TimeoutNow`]); the target answers, forgets
+//!   its leader and stands with the LeadershipTransfer flag, which makes
+//!   the voters grant it although they know a leader (`raft::rpc`,
+//!   `raft::timers`);
 //! - it fails with "leadership transfer timeout" when the catch-up and the
 //!   RPC take over `ElectionTimeout`, at once when the RPC fails, and when
 //!   the leader still leads `ElectionTimeout` after the RPC; it succeeds
@@ -28,16 +30,14 @@
 //! target's higher term (openraft `HigherVote`), or it grants the target's
 //! vote.
 //!
-//! Limit: hashicorp's target asks for votes with `LeadershipTransfer` set,
-//! which makes voters grant it although they know a leader. openraft 0.9
-//! has no such flag: a voter refuses any vote within its leader lease
-//! (`election_timeout_max` after it last heard the leader; also the
-//! leader itself, for that long after its election). So the target wins at
-//! once only where enough voters' leases have run out (a 3-node cluster
-//! whose leader has led for over `election_timeout_max`); otherwise the
-//! leader still steps down at once, so the transfer succeeds, but the
-//! election that follows takes the candidates' timeouts, and another node
-//! may win it.
+//! Difference: openraft 0.9 has no LeadershipTransfer flag of its own,
+//! and a voter refuses any vote within its voter lease (one heartbeat
+//! interval + 2 ms after its last contact, `raft::start`; the leader too,
+//! after its last quorum ack). So the leader stops heartbeating from the
+//! `TimeoutNow` on, for at most LeaderLeaseTimeout / 2 (then it resumes, as
+//! hashicorp never stopped), and the target stands one voter lease after
+//! the request rather than at once. A voter that got an AppendEntries
+//! within that lease (a lagging follower still catching up) still refuses.
 
 use openraft::ServerState;
 use tokio::time::Instant;
@@ -88,6 +88,30 @@ pub fn configuration_order(bootstrap: &[NodeId], voters: &[NodeId]) -> Vec<NodeI
     order
 }
 
+/// Heartbeats paused from the `TimeoutNow` on, so that the voters'
+/// openraft leases run out before the target stands (`raft::timers`);
+/// resumed when dropped, unless the lease step-down fenced the leader
+/// meanwhile (it stopped them itself).
+struct HeartbeatPause<'a> {
+    node: &'a RaftNode,
+    term: u64,
+}
+
+impl<'a> HeartbeatPause<'a> {
+    fn start(node: &'a RaftNode, term: u64) -> HeartbeatPause<'a> {
+        node.raft.runtime_config().heartbeat(false);
+        HeartbeatPause { node, term }
+    }
+}
+
+impl Drop for HeartbeatPause<'_> {
+    fn drop(&mut self) {
+        if !self.node.leadership.fenced_in(self.term) {
+            self.node.raft.runtime_config().heartbeat(true);
+        }
+    }
+}
+
 impl RaftNode {
     /// `Node.leadershipTransfer`: hashicorp `LeadershipTransfer().Error()`
     /// (see the module doc).
@@ -123,19 +147,36 @@ impl RaftNode {
             let Some(addr) = addr else {
                 return Err(format!("cannot find replication state for n{target}"));
             };
-            self.send_timeout_now(target, addr, term, deadline).await
+            let paused = HeartbeatPause::start(self, term);
+            let sent = self.send_timeout_now(target, addr, term, deadline).await;
+            sent.map(|()| paused)
         };
+        let pause = self.timing.raft_leader_lease_timeout / 2;
         let result = tokio::select! {
             biased;
             () = self.lost_leadership(term) => Ok(()),
             () = tokio::time::sleep_until(deadline) => Err(TransferError::Timeout { target }),
             sent = handover => match sent {
                 Err(e) => Err(TransferError::Failed(e)),
-                Ok(()) => tokio::select! {
-                    biased;
-                    () = self.lost_leadership(term) => Ok(()),
-                    () = tokio::time::sleep(bound) => Err(TransferError::Timeout { target }),
-                },
+                Ok(paused) => {
+                    let lost = tokio::select! {
+                        biased;
+                        () = self.lost_leadership(term) => true,
+                        () = tokio::time::sleep(pause.min(bound)) => false,
+                    };
+                    drop(paused);
+                    if lost {
+                        Ok(())
+                    } else {
+                        tokio::select! {
+                            biased;
+                            () = self.lost_leadership(term) => Ok(()),
+                            () = tokio::time::sleep(bound.saturating_sub(pause)) => {
+                                Err(TransferError::Timeout { target })
+                            }
+                        }
+                    }
+                }
             },
         };
         self.transfer_ended(Some(target), result)
@@ -204,13 +245,6 @@ impl RaftNode {
             Ok(other) => Err(failed(format!("unexpected response {other:?}"))),
             Err(e) => Err(failed(e.to_string())),
         }
-    }
-
-    /// hashicorp `timeoutNow` on the target: forget the leader and stand at
-    /// once (openraft: `Trigger::elect`, term + 1; ignored by a leader).
-    pub async fn timeout_now(&self, from: NodeId) -> Result<(), String> {
-        tracing::info!(node = self.id, from, "TimeoutNow: standing for election");
-        self.raft.trigger().elect().await.map_err(|e| e.to_string())
     }
 }
 

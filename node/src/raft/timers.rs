@@ -1,0 +1,183 @@
+//! hashicorp's election timers (`raft.go:runFollower`, `runCandidate`,
+//! `util.go:randomTimeout`), driving openraft 0.9 with its own election
+//! timer off (`enable_elect = false`) through `Trigger::elect`.
+//!
+//! Why not openraft's timer: it waits its voter lease on top of the
+//! election timeout while it knows a leader ([lease + [min, max)) against
+//! hashicorp's [HeartbeatTimeout, 2 x) of silence), and none after a
+//! restart, so a restarted member always stood first and won; and its
+//! lease refuses every vote within it, so a transfer target could not win
+//! at once.
+//!
+//! - **Follower** (`runFollower`): a timer of random [HeartbeatTimeout,
+//!   2 x), re-armed at each firing; when it fires and the last contact
+//!   (`raft::contact`) is older than HeartbeatTimeout (or there was none in
+//!   this incarnation), the node forgets its leader and stands.
+//! - **Candidate** (`runCandidate`): a timer of random [ElectionTimeout,
+//!   2 x) from the start of the candidacy; when it fires the node stands
+//!   again, in a new term. The candidacy ends when openraft leaves the
+//!   candidate state (won, or saw a leader or a higher term); it also ends
+//!   the LeadershipTransfer flag (`candidateFromLeadershipTransfer`,
+//!   reset by `runCandidate`'s defer), which a re-run does not carry.
+//! - **TimeoutNow** (`timeoutNow`): the node forgets its leader and stands
+//!   with the LeadershipTransfer flag. Difference: it stands one openraft
+//!   voter lease (HeartbeatTimeout / 10 + 2 ms) after the request, not at
+//!   once, so that the voters' openraft leases have run out (the
+//!   transferring leader stops heartbeating meanwhile: `raft::transfer`).
+//! - **Leader**: no timer (the lease step-down is `raft::lease`'s).
+//!
+//! Not emulated: the pre-vote of hashicorp v1.7 (as before), and a
+//! stepped-down (fenced) leader standing itself: openraft still counts it
+//! leader (`raft::lease`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::ServerState;
+use tokio::time::Instant;
+
+use super::contact::Contact;
+use crate::config::Timing;
+use crate::hooks::observe::Reporter;
+use crate::runtime::random_between;
+use crate::types::Raft;
+
+/// The most terms one candidacy climbs to reach the highest term seen.
+const MAX_TERM_CLIMB: u64 = 64;
+
+/// Starts the timers of one incarnation; they end when raft shuts down.
+pub fn spawn(raft: Raft, contact: Arc<Contact>, timing: &Timing, reporter: &Reporter) {
+    let timers = Timers {
+        heartbeat_timeout: timing.raft_heartbeat_timeout,
+        election_timeout: timing.raft_election_timeout,
+        voter_lease: Duration::from_millis(raft.config().election_timeout_max),
+        raft,
+        contact,
+    };
+    crate::hooks::task::spawn("raft-timers", reporter, timers.run());
+}
+
+struct Timers {
+    raft: Raft,
+    contact: Arc<Contact>,
+    heartbeat_timeout: Duration,
+    election_timeout: Duration,
+    /// openraft's voter lease (`election_timeout_max`).
+    voter_lease: Duration,
+}
+
+/// A candidacy this node started: the term it stood in and when its
+/// election timer fires.
+#[derive(Clone, Copy)]
+struct Candidacy {
+    term: u64,
+    deadline: Instant,
+}
+
+impl Timers {
+    async fn run(self) {
+        let mut metrics = self.raft.metrics();
+        let mut heartbeat: Option<Instant> = None;
+        let mut candidacy: Option<Candidacy> = None;
+        loop {
+            let (state, term) = {
+                let m = metrics.borrow_and_update();
+                (m.state, m.current_term)
+            };
+            // The candidacy ended once openraft, past its start, is no
+            // longer a candidate.
+            if let Some(c) = candidacy {
+                if state != ServerState::Candidate && term >= c.term {
+                    candidacy = None;
+                    self.contact.set_transfer_candidacy(false);
+                }
+            }
+            if state != ServerState::Follower {
+                heartbeat = None;
+            }
+            let wake = match state {
+                ServerState::Shutdown => return,
+                ServerState::Follower => {
+                    Some(*heartbeat.get_or_insert_with(|| Instant::now() + self.heartbeat_timer()))
+                }
+                ServerState::Candidate => Some(
+                    candidacy
+                        .get_or_insert_with(|| Candidacy {
+                            term,
+                            deadline: Instant::now() + self.election_timer(),
+                        })
+                        .deadline,
+                ),
+                ServerState::Leader | ServerState::Learner => None,
+            };
+            let timer = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                changed = metrics.changed() => if changed.is_err() { return },
+                () = self.contact.transfer_requested() => {
+                    if self.contact.take_transfer_request() && state != ServerState::Leader {
+                        tokio::time::sleep(self.voter_lease).await;
+                        self.contact.set_transfer_candidacy(true);
+                        heartbeat = None;
+                        candidacy = Some(self.stand("TimeoutNow").await);
+                    }
+                }
+                () = timer => match state {
+                    ServerState::Follower => {
+                        heartbeat = Some(Instant::now() + self.heartbeat_timer());
+                        let silent = self
+                            .contact
+                            .last_contact()
+                            .is_none_or(|at| at.elapsed() >= self.heartbeat_timeout);
+                        if silent {
+                            self.contact.forget_leader();
+                            candidacy = Some(self.stand("heartbeat timeout reached").await);
+                        }
+                    }
+                    _ => {
+                        self.contact.set_transfer_candidacy(false);
+                        candidacy = Some(self.stand("election timeout reached").await);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Stands for election in hashicorp's next term: one above the higher
+    /// of openraft's term and the highest term seen in a vote request
+    /// (hashicorp adopted that one on sight, `raft::rpc`). openraft's
+    /// `Trigger::elect` stands in its term + 1, so it is called once per
+    /// term to climb (bounded by [`MAX_TERM_CLIMB`]); the candidacies on the
+    /// way are abandoned at once.
+    async fn stand(&self, why: &str) -> Candidacy {
+        let current = self.raft.metrics().borrow().current_term;
+        let term = current.max(self.contact.seen_term()) + 1;
+        let elections = (term - current).min(MAX_TERM_CLIMB);
+        tracing::info!(term, "{why}, starting election");
+        for _ in 0..elections {
+            if let Err(e) = self.raft.trigger().elect().await {
+                tracing::warn!("cannot stand: {e}");
+                break;
+            }
+        }
+        Candidacy {
+            term,
+            deadline: Instant::now() + self.election_timer(),
+        }
+    }
+
+    /// `randomTimeout(HeartbeatTimeout)`: [HeartbeatTimeout, 2 x).
+    fn heartbeat_timer(&self) -> Duration {
+        random_between(self.heartbeat_timeout, self.heartbeat_timeout * 2)
+    }
+
+    /// `randomTimeout(ElectionTimeout)`: [ElectionTimeout, 2 x).
+    fn election_timer(&self) -> Duration {
+        random_between(self.election_timeout, self.election_timeout * 2)
+    }
+}
