@@ -18,12 +18,14 @@ use crate::net::{read_frame, write_frame, BoxConn, Request, Response};
 use crate::store::DiskHandle;
 use crate::types::NodeId;
 
-/// Timings short enough for tests: heartbeat 100 ms (openraft heartbeats
-/// every 10 ms, followers stand after 100..200 ms), lease 100 ms.
+/// Timings short enough for tests: heartbeat 300 ms (openraft heartbeats
+/// every 30 ms, followers stand after 300..600 ms of silence: shorter made
+/// followers of a leader busy snapshotting on a loaded machine stand),
+/// lease 100 ms.
 pub fn timing() -> Timing {
     let ms = Duration::from_millis;
     Timing {
-        raft_heartbeat_timeout: ms(100),
+        raft_heartbeat_timeout: ms(300),
         raft_election_timeout: ms(400),
         raft_leader_lease_timeout: ms(100),
         send_timeout: ms(50),

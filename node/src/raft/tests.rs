@@ -249,6 +249,10 @@ async fn a_follower_behind_the_compacted_log_installs_the_snapshot() {
     assert_eq!(purged.index, last - trailing);
     assert!(!group[l].disk.lock().raft.snapshots.is_empty());
     group[f].events.clear();
+    // Its catch-up (a conflicting probe, then the snapshot) must not race
+    // its own heartbeat timer on a loaded machine: a stand would depose
+    // the leader that holds the compacted log.
+    group[f].config.timing.raft_heartbeat_timeout = Duration::from_secs(2);
     group[f].up().await;
     let node = group[f].node();
     until("caught up", || node.get_state().height == 40).await;
@@ -267,6 +271,71 @@ async fn a_follower_behind_the_compacted_log_installs_the_snapshot() {
     });
     assert!(first_applied.is_none_or(|h| h > 30), "{first_applied:?}");
     assert!(!group[f].disk.lock().raft.snapshots.is_empty());
+    for m in group.iter_mut() {
+        m.down().await;
+    }
+}
+
+/// hashicorp `requestVote`: a voter that knows a leader refuses another
+/// candidate and keeps its term; with the LeadershipTransfer flag it
+/// grants, once openraft's short voter lease has run out.
+#[tokio::test]
+async fn a_voter_that_knows_a_leader_grants_only_a_transfer_candidate() {
+    let mut group = cluster(3).await;
+    let leader = elect(&mut group).await;
+    let l = at(&group, leader);
+    produce(&group[l], 2).await;
+    let follower = group[l].config.peers[0].id;
+    let candidate = group[l].config.peers[1].id;
+    let f = at(&group, follower);
+    let voter = group[f].node();
+    until("the follower heard the leader", || {
+        voter.raft().metrics().borrow().current_leader == Some(leader)
+    })
+    .await;
+    let term = voter.raft().metrics().borrow().current_term;
+    let last_log_id = openraft::LogId::new(openraft::CommittedLeaderId::new(term, leader), 1_000);
+    let request =
+        openraft::raft::VoteRequest::new(Vote::new(term + 1, candidate), Some(last_log_id));
+    let refused = voter.handle_vote(request.clone(), false).await.unwrap();
+    assert!(!refused.vote_granted);
+    assert_eq!(voter.raft().metrics().borrow().current_term, term);
+    // The transferring leader stops heartbeating (`raft::transfer`).
+    group[l].node().raft().runtime_config().heartbeat(false);
+    tokio::time::sleep(Duration::from_millis(
+        2 * voter.raft().config().election_timeout_max,
+    ))
+    .await;
+    let granted = voter.handle_vote(request, true).await.unwrap();
+    assert!(granted.vote_granted, "{granted:?}");
+    assert_eq!(voter.raft().metrics().borrow().current_term, term + 1);
+    for m in group.iter_mut() {
+        m.down().await;
+    }
+}
+
+/// With one of three members down, the transfer target needs the old
+/// leader's vote: the LeadershipTransfer flag gets it, and the target
+/// wins its first candidacy.
+#[tokio::test]
+async fn a_transfer_wins_with_the_old_leaders_vote() {
+    let mut group = cluster(3).await;
+    let leader = elect(&mut group).await;
+    let l = at(&group, leader);
+    let down = group[l].config.peers[1].id;
+    let d = at(&group, down);
+    group[d].down().await;
+    produce(&group[l], 3).await;
+    let target = group[l].config.peers[0].id;
+    let term = group[l].node().raft().metrics().borrow().current_term;
+    assert_eq!(group[l].node().leadership_transfer().await, Ok(()));
+    let t = at(&group, target);
+    until("target leads", || group[t].node().is_leader()).await;
+    // Its first candidacy won: no election timeout, no second round.
+    assert_eq!(
+        group[t].node().raft().metrics().borrow().current_term,
+        term + 1
+    );
     for m in group.iter_mut() {
         m.down().await;
     }
