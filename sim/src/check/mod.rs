@@ -51,6 +51,8 @@ pub mod settles;
 #[cfg(feature = "sim")]
 pub mod stall;
 #[cfg(feature = "sim")]
+pub mod startup;
+#[cfg(feature = "sim")]
 pub mod synced_durable;
 #[cfg(feature = "sim")]
 pub mod syncer;
@@ -129,6 +131,9 @@ pub struct Bounds {
     /// A link whose latency a fault set to this or more counts as cut for
     /// the stall check: raft cannot replicate over it.
     pub slow_link: Duration,
+    /// How long a fresh cluster with no fault may take to commit its first
+    /// two blocks (`check::startup`).
+    pub first_blocks: Duration,
 }
 
 #[cfg(feature = "sim")]
@@ -141,6 +146,7 @@ impl Default for Bounds {
             lossy: false,
             stall: Duration::from_secs(30),
             slow_link: Duration::from_millis(50),
+            first_blocks: Duration::from_secs(30),
         }
     }
 }
@@ -206,6 +212,7 @@ impl Checks {
         checkers.extend(p2p::checkers(nodes, bounds));
         checkers.push(Box::new(stall::StallCheck::new(nodes, bounds)));
         checkers.push(Box::new(settles::SettlesCheck::default()));
+        checkers.push(Box::new(startup::StartupCheck::new(bounds)));
         Checks {
             view: view::ClusterView::new(nodes),
             agreement: agreement::AgreementCheck::default(),

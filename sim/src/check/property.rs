@@ -41,10 +41,11 @@ pub enum Property {
     // Liveness, as it happens.
     ProductionStall,
     LeadershipSettles,
+    StartUp,
 }
 
 impl Property {
-    pub const ALL: [Property; 26] = [
+    pub const ALL: [Property; 27] = [
         Property::ElectionSafety,
         Property::OneVotePerTerm,
         Property::LogMatching,
@@ -71,6 +72,7 @@ impl Property {
         Property::GossipDelivery,
         Property::ProductionStall,
         Property::LeadershipSettles,
+        Property::StartUp,
     ];
 
     /// The name verdicts, summaries and artefacts use.
@@ -102,6 +104,7 @@ impl Property {
             Property::GossipDelivery => "Gossip delivery",
             Property::ProductionStall => "Production stall",
             Property::LeadershipSettles => "Leadership settles",
+            Property::StartUp => "Start-up",
         }
     }
 
@@ -109,7 +112,7 @@ impl Property {
     pub fn is_liveness(self) -> bool {
         matches!(
             self,
-            Property::ProductionStall | Property::LeadershipSettles
+            Property::ProductionStall | Property::LeadershipSettles | Property::StartUp
         )
     }
 

@@ -139,6 +139,10 @@ pub fn bounds(s: &Scenario) -> Bounds {
     // cut (never one within the scenario's own latency range).
     let slow_link =
         (t.raft_heartbeat_timeout / 20).max(Duration::from_millis(s.network.latency_ms[1] + 1));
+    // Start-up (`check::startup`): the e2e tests' first waits (a leader
+    // within 5 s, every node up within 8 s, two blocks within 6 s), plus
+    // the model's worst election (`elect`) and connection delay.
+    let first_blocks = elect + connect_delay + Duration::from_secs(5 + 8 + 6);
     Bounds {
         role_grace,
         reconnect,
@@ -146,6 +150,7 @@ pub fn bounds(s: &Scenario) -> Bounds {
         lossy: s.network.loss > 0.0,
         stall: chain + chain / 2,
         slow_link,
+        first_blocks,
     }
 }
 
