@@ -23,6 +23,8 @@ pub enum Property {
     SyncedBlocksSurvive,
     ConsistentRestart,
     NoDoubleSigning,
+    // The DA layer.
+    DaBlocksCollect,
     // The node's own word.
     NodeInvariant,
     GuardFired,
@@ -44,7 +46,7 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 26] = [
+    pub const ALL: [Property; 27] = [
         Property::ElectionSafety,
         Property::OneVotePerTerm,
         Property::LogMatching,
@@ -57,6 +59,7 @@ impl Property {
         Property::SyncedBlocksSurvive,
         Property::ConsistentRestart,
         Property::NoDoubleSigning,
+        Property::DaBlocksCollect,
         Property::NodeInvariant,
         Property::GuardFired,
         Property::LeaderWorkWhileLeading,
@@ -88,6 +91,7 @@ impl Property {
             Property::SyncedBlocksSurvive => "Synced blocks survive a crash",
             Property::ConsistentRestart => "Consistent restart",
             Property::NoDoubleSigning => "No double signing",
+            Property::DaBlocksCollect => "DA blocks collect",
             Property::NodeInvariant => "Node invariant",
             Property::GuardFired => "Guard fired",
             Property::LeaderWorkWhileLeading => "Leader work only while leading",

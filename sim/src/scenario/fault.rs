@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::da_fault::{self, DaOutageMode};
 pub use super::target::Target;
 use super::trigger::Trigger;
 use super::undo::Undo;
@@ -98,6 +99,23 @@ pub enum FaultKind {
     Heal {},
     /// Set the message loss rate of every link.
     Loss { rate: f64 },
+    /// The DA layer is out for `for_s` (see [`da_fault`]): down for every
+    /// node (`mode` `down`, the default, or `unresponsive`), or out of one
+    /// node's reach (`node`).
+    DaOutage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<DaOutageMode>,
+    },
+    /// The DA layer is slow for `for_s`: its links' latency, its inclusion
+    /// time, or both.
+    DaSlow {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inclusion_ms: Option<u64>,
+    },
 }
 
 /// The name of each kind, as scenario files and `[swarm] fault_kinds` write it.
@@ -115,11 +133,13 @@ pub enum FaultName {
     LinkLatency,
     DelayConnect,
     Heal,
+    DaOutage,
+    DaSlow,
 }
 
 impl FaultName {
     /// Every kind.
-    pub const ALL: [FaultName; 11] = [
+    pub const ALL: [FaultName; 13] = [
         FaultName::Crash,
         FaultName::PowerLoss,
         FaultName::Stop,
@@ -131,7 +151,14 @@ impl FaultName {
         FaultName::LinkLatency,
         FaultName::DelayConnect,
         FaultName::Heal,
+        FaultName::DaOutage,
+        FaultName::DaSlow,
     ];
+
+    /// A fault of the DA layer (it needs `[da] enabled`).
+    pub fn is_da(self) -> bool {
+        matches!(self, FaultName::DaOutage | FaultName::DaSlow)
+    }
 
     /// The name scenario files write.
     pub fn name(self) -> &'static str {
@@ -147,6 +174,8 @@ impl FaultName {
             FaultName::LinkLatency => "link_latency",
             FaultName::DelayConnect => "delay_connect",
             FaultName::Heal => "heal",
+            FaultName::DaOutage => "da_outage",
+            FaultName::DaSlow => "da_slow",
         }
     }
 
@@ -221,6 +250,9 @@ impl FaultKind {
                 to.iter().try_for_each(|n| node_ok("to", n))
             }
             FaultKind::Heal {} => Ok(()),
+            FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => {
+                da_fault::validate(self, at, &node_ok)
+            }
             FaultKind::Loss { rate } => {
                 if (0.0..=1.0).contains(rate) {
                     Ok(())
@@ -262,12 +294,20 @@ impl FaultKind {
             FaultKind::PartitionOneway { .. } => FaultName::PartitionOneway,
             FaultKind::Heal {} => FaultName::Heal,
             FaultKind::Loss { .. } => FaultName::Loss,
+            FaultKind::DaOutage { .. } => FaultName::DaOutage,
+            FaultKind::DaSlow { .. } => FaultName::DaSlow,
         }
+    }
+
+    /// A fault of the DA layer (it needs `[da] enabled`).
+    pub fn is_da(&self) -> bool {
+        matches!(self, FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. })
     }
 
     /// Whether `for_s` can undo it: a crash or a stop (restart), a
     /// partition (repair its links), loss and link latency (back to the
-    /// scenario's network). A restart, a fresh start, a connect delay or a
+    /// scenario's network), a DA fault (the DA layer back to normal; it
+    /// needs `for_s`). A restart, a fresh start, a connect delay or a
     /// heal has nothing to put back.
     pub fn can_undo(&self) -> bool {
         matches!(
@@ -279,6 +319,8 @@ impl FaultKind {
                 | FaultKind::PartitionOneway { .. }
                 | FaultKind::Loss { .. }
                 | FaultKind::LinkLatency { .. }
+                | FaultKind::DaOutage { .. }
+                | FaultKind::DaSlow { .. }
         )
     }
 
@@ -396,6 +438,7 @@ impl FaultKind {
                 t.set_loss(*rate);
                 done(format!("message loss {rate}"), Vec::new()).undone_by(Undo::Loss)
             }
+            FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => da_fault::apply(self, t),
         }
     }
 }
@@ -471,7 +514,7 @@ impl Applied {
         }
     }
 
-    fn undone_by(self, undo: Undo) -> Applied {
+    pub(super) fn undone_by(self, undo: Undo) -> Applied {
         Applied {
             undo: Some(undo),
             ..self
