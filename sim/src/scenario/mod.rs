@@ -21,6 +21,7 @@ pub mod da;
 pub mod da_fault;
 pub mod draw;
 pub mod fault;
+pub mod fault_name;
 pub mod swarm;
 pub mod target;
 pub mod trigger;
