@@ -546,7 +546,10 @@ mod cli {
             "da-negative-inclusion",
             "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_slow\"\ninclusion_ms = -300\nfor_s = 2\n",
         );
-        assert!(e.contains("inclusion_ms") || e.contains("line 5"), "{e}");
+        assert!(
+            e.contains("fault[0].inclusion_ms = -300 must be greater than 0"),
+            "{e}"
+        );
         let e = refused(
             "da-bad-mode",
             "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_outage\"\nmode = \"sleepy\"\nfor_s = 2\n",

@@ -102,8 +102,8 @@ pub fn validate(
                 ));
             }
             for (field, v) in [("latency_ms", latency_ms), ("inclusion_ms", inclusion_ms)] {
-                if *v == Some(0) {
-                    return Err(format!("{at}.{field} must be greater than 0"));
+                if let Some(v) = v.filter(|v| *v <= 0) {
+                    return Err(format!("{at}.{field} = {v} must be greater than 0"));
                 }
             }
             Ok(())
@@ -138,7 +138,9 @@ pub fn apply(kind: &FaultKind, t: &mut dyn Target) -> Applied {
             latency_ms,
             inclusion_ms,
         } => {
-            t.da_slow(*latency_ms, inclusion_ms.unwrap_or(0));
+            // Validated positive.
+            let ms = |v: i64| v.unsigned_abs();
+            t.da_slow(latency_ms.map(ms), inclusion_ms.map_or(0, ms));
             let mut parts = Vec::new();
             if let Some(l) = latency_ms {
                 parts.push(format!("DA links {l} ms"));
@@ -214,7 +216,7 @@ mod tests {
             "{base}kind = \"da_slow\"\ninclusion_ms = 0\nfor_s = 2\n"
         ));
         assert!(
-            e.contains("fault[0].inclusion_ms must be greater than 0"),
+            e.contains("fault[0].inclusion_ms = 0 must be greater than 0"),
             "{e}"
         );
         let e = error_of(&format!(

@@ -110,12 +110,13 @@ pub enum FaultKind {
         mode: Option<DaOutageMode>,
     },
     /// The DA layer is slow for `for_s`: its links' latency, its inclusion
-    /// time, or both.
+    /// time, or both (signed, so that a negative value is refused naming
+    /// its field: a flattened fault's parse errors cannot).
     DaSlow {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        latency_ms: Option<u64>,
+        latency_ms: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        inclusion_ms: Option<u64>,
+        inclusion_ms: Option<i64>,
     },
 }
 
