@@ -504,6 +504,59 @@ mod cli {
         assert!(e.contains("fault[0].node") && e.contains("n9"), "{e}");
     }
 
+    /// A DA fault needs the DA layer: one error naming the file and the
+    /// fault's field, exit 2; its durations and latencies must be positive.
+    #[test]
+    fn a_da_fault_without_the_da_or_with_bad_durations_exits_2() {
+        let e = refused(
+            "da-off",
+            "duration_s = 30\n[da]\nenabled = false\n[[fault]]\nat_s = 5\nkind = \"da_outage\"\nfor_s = 4\n",
+        );
+        assert!(
+            e.contains("fault[0].kind = \"da_outage\"") && e.contains("[da] enabled = false"),
+            "{e}"
+        );
+        assert_eq!(e.matches("error").count(), 1, "one error: {e}");
+        let e = refused(
+            "da-swarm-off",
+            "duration_s = 30\n[da]\nenabled = false\n[swarm]\nfault_kinds = [\"crash\", \"da_slow\"]\n",
+        );
+        assert!(e.contains("swarm.fault_kinds: `da_slow`"), "{e}");
+        let e = refused(
+            "da-for-zero",
+            "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_outage\"\nfor_s = 0\n",
+        );
+        assert!(e.contains("fault[0].for_s"), "{e}");
+        let e = refused(
+            "da-for-negative",
+            "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_slow\"\nlatency_ms = 100\nfor_s = -2\n",
+        );
+        assert!(e.contains("fault[0].for_s"), "{e}");
+        let e = refused(
+            "da-no-for",
+            "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_slow\"\nlatency_ms = 100\n",
+        );
+        assert!(e.contains("fault[0].for_s is missing"), "{e}");
+        let e = refused(
+            "da-zero-latency",
+            "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_slow\"\nlatency_ms = 0\nfor_s = 2\n",
+        );
+        assert!(e.contains("fault[0].latency_ms"), "{e}");
+        let e = refused(
+            "da-negative-inclusion",
+            "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_slow\"\ninclusion_ms = -300\nfor_s = 2\n",
+        );
+        assert!(
+            e.contains("fault[0].inclusion_ms = -300 must be greater than 0"),
+            "{e}"
+        );
+        let e = refused(
+            "da-bad-mode",
+            "duration_s = 30\n[[fault]]\nat_s = 5\nkind = \"da_outage\"\nmode = \"sleepy\"\nfor_s = 2\n",
+        );
+        assert!(e.contains("sleepy") && e.contains("unresponsive"), "{e}");
+    }
+
     #[test]
     fn unknown_bug_flag_and_usage_errors_exit_2() {
         let out = sim(&[

@@ -188,3 +188,60 @@ fn a_skipped_fault_is_reported() {
         "{summary}"
     );
 }
+
+/// `da_outage_failover.toml`: while the DA service is down nothing is
+/// included; the leader elected during the outage posts, once the DA is
+/// back, every block above what the crashed leader had posted, and the DA
+/// check had the whole chain up to the submitted head to check.
+#[test]
+fn a_da_outage_during_failover_is_made_up_on_da_by_the_new_leader() {
+    use node::hooks::observe::Event;
+    use sim::trace::What;
+
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/da_outage_failover.toml");
+    let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    for seed in [1, 2] {
+        let spec = RunSpec {
+            scenario: scenario.clone(),
+            seed,
+            bugs: Vec::new(),
+            keep_trace: true,
+            progress: false,
+        };
+        let report = run(&spec).unwrap();
+        assert_eq!(
+            report.outcome(),
+            Outcome::Pass,
+            "seed {seed}: {}",
+            describe(report.violation.as_ref())
+        );
+        assert!(
+            report.tally.checked.contains(&"DA blocks collect"),
+            "seed {seed}: {:?}",
+            report.tally.checked
+        );
+        // (time, node, from, to) of every inclusion.
+        let submitted: Vec<(f64, u64, u64, u64)> = report
+            .records
+            .iter()
+            .filter_map(|r| match &r.what {
+                What::Node(Event::DaSubmitted { from, to, .. }) => {
+                    Some((r.at.as_secs_f64(), r.node, *from, *to))
+                }
+                _ => None,
+            })
+            .collect();
+        let (before, rest): (Vec<&(f64, u64, u64, u64)>, Vec<_>) =
+            submitted.iter().partition(|s| s.0 < 5.0);
+        assert!(
+            rest.iter().all(|s| s.0 >= 17.0),
+            "seed {seed}: included during the outage: {rest:?}"
+        );
+        let (old_leader, posted) = before.last().map(|s| (s.1, s.3)).expect("posts before");
+        let first_after = rest.first().expect("posts after the outage");
+        assert!(
+            first_after.1 != old_leader && first_after.2 <= posted + 1,
+            "seed {seed}: old leader n{old_leader} posted up to {posted}; then {first_after:?}"
+        );
+    }
+}

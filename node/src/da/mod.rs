@@ -50,6 +50,17 @@ pub enum DaRequest {
     GetAll { height: u64, namespace: String },
     /// `Header.NetworkHead` (`GetLatestDAHeight`).
     LatestHeight,
+    /// Not the DA's API but the transport's: a once-only session for this
+    /// client (the emulation of TCP's exactly-once delivery, see
+    /// `client::DaClient::call_within`).
+    Hello,
+    /// `req`, processed once per (`session`, `seq`) however many copies
+    /// arrive: a copy gets the first one's answer.
+    Once {
+        session: u64,
+        seq: u64,
+        req: Box<DaRequest>,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,18 +73,25 @@ pub enum DaResponse {
     /// `GetAll` above the head: `ErrHeightFromFuture`.
     HeightFromFuture,
     Height(u64),
+    /// The answer to [`DaRequest::Hello`].
+    Session(u64),
     Error(String),
 }
 
-/// A submission's outcome (`datypes.ResultSubmit`'s codes the model can
-/// produce: the local DA never answers too-big or mempool statuses for
-/// the model's small blobs).
+/// A submission's outcome (`datypes.ResultSubmit`'s codes, as
+/// `client.Submit` maps them: `client::submit_error_status`). The local DA
+/// never answers the mempool or too-big statuses for the model's small
+/// blobs; a DA that did gets Go's handling of them (`submitToDA`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SubmitStatus {
     /// `StatusSuccess`: every blob was included at `height`.
     Success { height: u64, count: usize },
-    /// `StatusContextCanceled`.
-    Canceled,
+    /// `StatusNotIncludedInBlock` (`ErrTxTimedOut`).
+    NotIncludedInBlock(String),
+    /// `StatusAlreadyInMempool`.
+    AlreadyInMempool(String),
+    /// `StatusTooBig` (`ErrBlobSizeOverLimit`).
+    TooBig(String),
     /// Any other failure (`StatusError`, a transport error or timeout).
     Error(String),
 }

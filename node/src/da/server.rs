@@ -16,7 +16,7 @@
 //! proofs, commitments and subscriptions (the node polls: see
 //! `da::follower`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,7 +31,27 @@ use crate::net::{read_frame, write_frame, BoxConn, Listener};
 pub struct LocalDa {
     pub height: u64,
     pub blobs: BTreeMap<u64, BTreeMap<String, Vec<Vec<u8>>>>,
+    /// How long a submission takes to be included before it is answered
+    /// (0, as `LocalDA`, by default): a DA layer whose `blob.Submit`
+    /// returns once the blob is in a block (celestia-node's does) in a slow
+    /// period. The simulation's `da_slow` fault sets it.
+    pub inclusion_delay: Duration,
+    /// The transport's once-only bookkeeping (not `LocalDA`'s: the
+    /// emulation of TCP's exactly-once delivery, `DaRequest::Once`): the
+    /// last session given, the answers given (the latest
+    /// [`ANSWERS_KEPT`]) and the requests being processed.
+    pub sessions: u64,
+    pub answered: BTreeMap<(u64, u64), DaResponse>,
+    pub processing: BTreeSet<(u64, u64)>,
 }
+
+/// How many once-only answers the DA host keeps for late copies.
+pub const ANSWERS_KEPT: usize = 4096;
+
+/// How long a copy of a once-only request waits for the first one's
+/// answer (polls of [`ONCE_POLL`]) before its connection is closed.
+const ONCE_POLL: Duration = Duration::from_millis(10);
+const ONCE_WAIT_POLLS: u32 = 6000;
 
 impl LocalDa {
     /// `SubmitWithOptions`: the blobs at a new height, returned.
@@ -75,6 +95,12 @@ impl LocalDa {
             DaRequest::Submit { namespace, blobs } => self.submit(namespace, blobs),
             DaRequest::GetAll { height, namespace } => self.get_all(height, &namespace),
             DaRequest::LatestHeight => DaResponse::Height(self.height),
+            DaRequest::Hello => {
+                self.sessions += 1;
+                DaResponse::Session(self.sessions)
+            }
+            // Served by `serve_connection` (`once`); nested, as itself.
+            DaRequest::Once { req, .. } => self.handle(*req),
         }
     }
 }
@@ -92,6 +118,8 @@ impl DaHandle {
 /// `local-da`'s `main`: `LocalDA.Start` (an empty block every
 /// `block_time`) and the RPC server on `listener`, for good.
 pub async fn serve(listener: Listener, state: DaHandle, block_time: Duration) {
+    // A restarted host processes nothing the last one was processing.
+    state.lock().processing.clear();
     let ticker_state = state.clone();
     task::spawn_unguarded(async move {
         let mut ticker =
@@ -125,11 +153,63 @@ async fn serve_connection(mut conn: BoxConn, state: DaHandle) {
     while let Ok(Ok(Some(req))) =
         tokio::time::timeout(IDLE_CONNECTION, read_frame::<DaRequest>(&mut conn)).await
     {
-        let resp = state.lock().handle(req);
+        let resp = match req {
+            DaRequest::Once { session, seq, req } => {
+                match once(&state, (session, seq), *req).await {
+                    Some(resp) => resp,
+                    None => return,
+                }
+            }
+            req => {
+                include_delay(&state, &req).await;
+                state.lock().handle(req)
+            }
+        };
         if write_frame(&mut conn, &resp).await.is_err() {
             return;
         }
     }
+}
+
+/// A slow inclusion holds a submission's answer, then includes it: the
+/// blob's DA height is the head when the wait ends.
+async fn include_delay(state: &DaHandle, req: &DaRequest) {
+    let delay = state.lock().inclusion_delay;
+    if matches!(req, DaRequest::Submit { .. }) && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// A once-only request: processed by its first copy; a later copy gets
+/// that answer, waiting for it while it is processed (none if it never
+/// comes: the connection is closed, as a reset).
+async fn once(state: &DaHandle, key: (u64, u64), req: DaRequest) -> Option<DaResponse> {
+    let mut polls = 0;
+    loop {
+        {
+            let mut s = state.lock();
+            if let Some(resp) = s.answered.get(&key) {
+                return Some(resp.clone());
+            }
+            if s.processing.insert(key) {
+                break;
+            }
+        }
+        if polls >= ONCE_WAIT_POLLS {
+            return None;
+        }
+        polls += 1;
+        tokio::time::sleep(ONCE_POLL).await;
+    }
+    include_delay(state, &req).await;
+    let mut s = state.lock();
+    let resp = s.handle(req);
+    s.processing.remove(&key);
+    s.answered.insert(key, resp.clone());
+    while s.answered.len() > ANSWERS_KEPT {
+        s.answered.pop_first();
+    }
+    Some(resp)
 }
 
 #[cfg(test)]

@@ -16,9 +16,11 @@
 //!
 //! Left out: the DA-included height and `processDAInclusionLoop`
 //! (`SetFinal` on the EL: no EL), DA hints to the p2p stores, envelope
-//! signatures and their cache, the blob size limit and batch halving
-//! (blobs are tiny), mempool statuses (the local DA never answers them),
-//! metrics.
+//! signatures and their cache, the blob size limit before submission
+//! (`limitBatchBySize`: blobs are tiny), the critical-error halt of an
+//! oversized single header (never reached), metrics. The statuses a DA
+//! answers (mempool, too big, errors) get `submitToDA`'s handling, though
+//! the local DA only ever answers success or an error.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -199,7 +201,14 @@ impl Submitter {
         }
     }
 
-    /// `submitToDA` for headers, with `SubmitHeaders`' post-submit step.
+    /// `submitToDA` for headers, with `SubmitHeaders`' post-submit step:
+    /// at most `MaxSubmitAttempts` attempts, waiting the backoff before
+    /// each (`waitForBackoffOrContext`); success (whole or partial: the
+    /// window advances) resets the backoff to 100 ms; the mempool statuses
+    /// wait DA.BlockTime; too-big halves the batch (one item too big is
+    /// unrecoverable); any other failure doubles the backoff up to
+    /// DA.BlockTime. Context cancellation is the task's abort
+    /// ([`Submitter::stop`]).
     async fn submit_to_da(&self, mut items: Vec<Block>) -> Result<(), String> {
         let pol = RetryPolicy::new(
             self.timing.da_max_submit_attempts,
@@ -225,7 +234,28 @@ impl Submitter {
                     items.drain(..count);
                     rs.next(Reason::Success, &pol);
                 }
-                SubmitStatus::Canceled => return Err("context canceled".into()),
+                SubmitStatus::TooBig(_) => {
+                    if items.len() == 1 {
+                        tracing::error!(
+                            node = self.reporter.node(),
+                            "CRITICAL: Unrecoverable error - single item exceeds DA blob size limit"
+                        );
+                        return Err(
+                            "unrecoverable error: single header item exceeds DA blob size limit"
+                                .into(),
+                        );
+                    }
+                    items.truncate((items.len() / 2).max(1));
+                    rs.next(Reason::TooBig, &pol);
+                }
+                SubmitStatus::NotIncludedInBlock(_) | SubmitStatus::AlreadyInMempool(_) => {
+                    tracing::info!(
+                        node = self.reporter.node(),
+                        backoff_ms = pol.max_backoff.as_millis() as u64,
+                        "retrying due to mempool state"
+                    );
+                    rs.next(Reason::Mempool, &pol);
+                }
                 SubmitStatus::Error(e) => {
                     tracing::error!(
                         node = self.reporter.node(),

@@ -7,6 +7,7 @@
 //! - blocks and storage: [`agreement`], [`height`] (Monotonic height),
 //!   [`durability`], [`synced_durable`], [`consistent_restart`], and
 //!   [`double_signing`] (No double signing: raft's applies and gossip);
+//! - the DA layer: [`da`] (DA blocks collect, the e2e DA check, at the end);
 //! - the node's own word: [`node_report`] (its invariants and panics), and
 //!   its guards ([`roles`]`::guards`);
 //! - roles, workers and services ([`roles`]), and the syncers ([`syncer`]);
@@ -25,6 +26,8 @@
 pub mod agreement;
 #[cfg(feature = "sim")]
 pub mod consistent_restart;
+#[cfg(feature = "sim")]
+pub mod da;
 #[cfg(feature = "sim")]
 pub mod disk;
 #[cfg(feature = "sim")]
@@ -185,6 +188,7 @@ pub struct Checks {
     agreement: agreement::AgreementCheck,
     durability: durability::DurabilityCheck,
     syncer: syncer::SyncerCheck,
+    da: da::DaCheck,
     /// The checkers behind the [`Checker`] trait.
     checkers: Vec<Box<dyn Checker>>,
     /// Properties of the checkers above that had something to check.
@@ -218,6 +222,7 @@ impl Checks {
             agreement: agreement::AgreementCheck::default(),
             durability: durability::DurabilityCheck::default(),
             syncer: syncer::SyncerCheck::default(),
+            da: da::DaCheck::default(),
             checkers,
             exercised: BTreeSet::new(),
             violation: None,
@@ -261,6 +266,8 @@ impl Checks {
         let found = node_report::observe(r);
         self.fail(r.at, found);
         let found = self.syncer.observe(r);
+        self.fail(r.at, found);
+        let found = self.da.observe(r);
         self.fail(r.at, found);
         for i in 0..self.checkers.len() {
             let found = self.checkers[i].observe(r);
@@ -316,6 +323,14 @@ impl Checks {
         }
     }
 
+    /// The end-of-run DA check over what the DA holds (none without a DA).
+    pub fn da_scan(&mut self, now: Duration, scan: Option<&da::DaScan>) {
+        if let Some(scan) = scan {
+            let found = self.da.scan(scan);
+            self.fail(now, found);
+        }
+    }
+
     /// End-of-run checks: durability, the checkers' own, then liveness.
     pub fn finish(&mut self, now: Duration, liveness_from: Duration) -> Option<Violation> {
         let found = self.durability.finish(&self.view);
@@ -332,6 +347,7 @@ impl Checks {
     /// The properties that had something to check in this run.
     pub fn exercised(&self) -> BTreeSet<Property> {
         let mut out = self.exercised.clone();
+        self.da.exercised(&mut out);
         for c in &self.checkers {
             c.exercised(&mut out);
         }

@@ -189,6 +189,12 @@ mod tests {
         fn reset_link_latency(&mut self, _: u64, _: u64) -> [u64; 2] {
             [1, 5]
         }
+        fn da_outage(&mut self, _: Option<crate::scenario::da_fault::DaOutageMode>) {}
+        fn da_cut(&mut self, _: u64, _: bool) {}
+        fn da_slow(&mut self, _: Option<u64>, _: u64) {}
+        fn da_slow_reset(&mut self) -> [u64; 2] {
+            [1, 5]
+        }
     }
 
     const SLOW: Duration = Duration::from_millis(50);

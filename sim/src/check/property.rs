@@ -23,6 +23,8 @@ pub enum Property {
     SyncedBlocksSurvive,
     ConsistentRestart,
     NoDoubleSigning,
+    // The DA layer.
+    DaBlocksCollect,
     // The node's own word.
     NodeInvariant,
     GuardFired,
@@ -58,6 +60,7 @@ impl Property {
         Property::SyncedBlocksSurvive,
         Property::ConsistentRestart,
         Property::NoDoubleSigning,
+        Property::DaBlocksCollect,
         Property::NodeInvariant,
         Property::GuardFired,
         Property::LeaderWorkWhileLeading,
@@ -90,6 +93,7 @@ impl Property {
             Property::SyncedBlocksSurvive => "Synced blocks survive a crash",
             Property::ConsistentRestart => "Consistent restart",
             Property::NoDoubleSigning => "No double signing",
+            Property::DaBlocksCollect => "DA blocks collect",
             Property::NodeInvariant => "Node invariant",
             Property::GuardFired => "Guard fired",
             Property::LeaderWorkWhileLeading => "Leader work only while leading",

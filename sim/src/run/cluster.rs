@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
+use node::da::server::DaHandle;
 use node::hooks::bugs::Bugs;
 use node::hooks::faults::Faults;
 use node::hooks::observe::Observer;
@@ -42,6 +43,10 @@ pub struct Cluster<'a> {
     supervisor_delay: Duration,
     /// Nodes sent SIGTERM whose process still runs, with when it was sent.
     stopping: BTreeMap<u64, Duration>,
+    /// The DA service's state, if the scenario runs one.
+    da: Option<DaHandle>,
+    /// The DA links' latency range the scenario gives.
+    da_latency_ms: [u64; 2],
 }
 
 fn timing(s: &Scenario) -> Timing {
@@ -164,12 +169,14 @@ fn da_addr(s: &Scenario) -> Option<String> {
 }
 
 /// The DA service (`local-da`) on its own host, after the nodes' hosts
-/// (so theirs keep their addresses). It never crashes: no fault names it.
-fn add_da_host(sim: &mut turmoil::Sim<'_>, s: &Scenario) {
+/// (so theirs keep their addresses); its state outlives the host (a
+/// `da_outage` takes the host down, not the DA chain).
+fn add_da_host(sim: &mut turmoil::Sim<'_>, s: &Scenario) -> Option<DaHandle> {
     if !s.da.enabled {
-        return;
+        return None;
     }
-    let state = node::da::server::DaHandle::default();
+    let state = DaHandle::default();
+    let handle = state.clone();
     let empty_block = Duration::from_millis(s.da.empty_block_ms);
     sim.host(DA_HOST, move || {
         let state = state.clone();
@@ -186,6 +193,7 @@ fn add_da_host(sim: &mut turmoil::Sim<'_>, s: &Scenario) {
             sim.set_link_max_message_latency(DA_HOST, name.as_str(), Duration::from_millis(hi));
         }
     }
+    Some(handle)
 }
 
 impl Cluster<'_> {
@@ -269,8 +277,13 @@ impl Cluster<'_> {
                 }
             });
         }
-        add_da_host(&mut sim, scenario);
+        let da = add_da_host(&mut sim, scenario);
         Cluster {
+            da,
+            da_latency_ms: scenario
+                .da
+                .latency_ms
+                .unwrap_or(scenario.network.latency_ms),
             sim,
             nodes,
             held_down: BTreeSet::new(),
@@ -392,5 +405,98 @@ impl Cluster<'_> {
             .collect();
         self.supervisor.retain(|(t, _)| *t > now);
         due
+    }
+}
+
+/// The DA layer's faults (`scenario::da_fault`) and what the DA holds.
+impl Cluster<'_> {
+    /// The DA host goes down (`Down`: its process stops and its links are
+    /// cut, so a connection is refused at once and a request in flight is
+    /// lost; turmoil alone would let a connection to a stopped host hang),
+    /// stops answering (`Unresponsive`: every message to and from it is
+    /// held), or (`None`) comes back: its links repaired and its process
+    /// started again on the same state, or its held messages delivered.
+    pub fn da_outage(&mut self, mode: Option<crate::scenario::da_fault::DaOutageMode>) {
+        use crate::scenario::da_fault::DaOutageMode;
+        if self.da.is_none() {
+            return;
+        }
+        let names: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
+        match mode {
+            Some(DaOutageMode::Down) => {
+                self.sim.crash(DA_HOST);
+                for n in &names {
+                    self.sim.partition(DA_HOST, n.as_str());
+                }
+            }
+            Some(DaOutageMode::Unresponsive) => {
+                for n in &names {
+                    self.sim.hold(DA_HOST, n.as_str());
+                }
+            }
+            None if !self.sim.is_host_running(DA_HOST) => {
+                for n in &names {
+                    self.sim.repair(DA_HOST, n.as_str());
+                }
+                self.sim.bounce(DA_HOST);
+            }
+            None => {
+                for n in &names {
+                    self.sim.release(DA_HOST, n.as_str());
+                }
+            }
+        }
+    }
+
+    /// Cuts (or repairs) the links between the node and the DA host.
+    pub fn da_cut(&mut self, id: u64, cut: bool) {
+        if self.da.is_none() {
+            return;
+        }
+        let name = self.node(id).name.clone();
+        if cut {
+            self.sim.partition(DA_HOST, name.as_str());
+        } else {
+            self.sim.repair(DA_HOST, name.as_str());
+        }
+    }
+
+    /// Sets the DA links' latency range and the DA's inclusion time.
+    pub fn da_speed(&mut self, latency_ms: [u64; 2], inclusion: Duration) {
+        let Some(da) = &self.da else {
+            return;
+        };
+        da.lock().inclusion_delay = inclusion;
+        let [lo, hi] = latency_ms;
+        for n in &self.nodes {
+            self.sim
+                .set_link_latency(DA_HOST, n.name.as_str(), Duration::from_millis(lo));
+            self.sim.set_link_max_message_latency(
+                DA_HOST,
+                n.name.as_str(),
+                Duration::from_millis(hi),
+            );
+        }
+    }
+
+    /// The scenario's DA links' latency range.
+    pub fn da_base_latency_ms(&self) -> [u64; 2] {
+        self.da_latency_ms
+    }
+
+    /// The DA's head and the blobs of each DA height in the nodes'
+    /// namespace (`Blob.GetAll` over 1..head), if the scenario runs a DA.
+    pub fn da_blobs(&self) -> Option<crate::check::da::DaScan> {
+        let da = self.da.as_ref()?.lock();
+        let ns = node::da::E2E_NAMESPACE;
+        let blobs = da
+            .blobs
+            .iter()
+            .filter_map(|(h, by_ns)| by_ns.get(ns).map(|b| (*h, b.clone())))
+            .collect();
+        Some(crate::check::da::DaScan {
+            head: da.height,
+            blobs,
+        })
     }
 }

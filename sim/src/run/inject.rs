@@ -344,6 +344,26 @@ impl Target for Run<'_> {
         sim.set_link_max_message_latency(a.as_str(), b.as_str(), Duration::from_millis(hi));
         [lo, hi]
     }
+
+    fn da_outage(&mut self, mode: Option<crate::scenario::da_fault::DaOutageMode>) {
+        self.cluster.da_outage(mode);
+    }
+
+    fn da_cut(&mut self, node: u64, cut: bool) {
+        self.cluster.da_cut(node, cut);
+    }
+
+    fn da_slow(&mut self, latency_ms: Option<u64>, inclusion_ms: u64) {
+        let range = latency_ms.map_or(self.cluster.da_base_latency_ms(), |l| [l, l]);
+        self.cluster
+            .da_speed(range, Duration::from_millis(inclusion_ms));
+    }
+
+    fn da_slow_reset(&mut self) -> [u64; 2] {
+        let range = self.cluster.da_base_latency_ms();
+        self.cluster.da_speed(range, Duration::ZERO);
+        range
+    }
 }
 
 /// The trace's word on a fault of `kind` that acted on `nodes`, or that

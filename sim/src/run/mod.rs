@@ -119,6 +119,8 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         }
     }
     let now = run.cluster.sim.elapsed();
+    let da = run.cluster.da_blobs();
+    run.checks.da_scan(now, da.as_ref());
     let violation = run.checks.finish(now, liveness_from);
     run.tally.checked = run
         .checks

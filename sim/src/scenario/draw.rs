@@ -7,6 +7,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::da_fault::DaOutageMode;
 use super::fault::{Fault, FaultKind, FaultName, ALL_NODES};
 use super::trigger::{Trigger, TriggerName};
 
@@ -134,6 +135,39 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
         }
         // Never drawn on its own (`Swarm::validate` refuses it).
         FaultName::Heal => vec![fault(at_s, FaultKind::Heal {})],
+        // DA faults end with their `for_s` (the slot's hold).
+        FaultName::DaOutage => {
+            let (node, mode) = if rng.gen_bool(1.0 / 3.0) {
+                (Some(node(rng)), None)
+            } else if rng.gen_bool(0.5) {
+                (None, Some(DaOutageMode::Down))
+            } else {
+                (None, Some(DaOutageMode::Unresponsive))
+            };
+            vec![for_slot(d, FaultKind::DaOutage { node, mode })]
+        }
+        FaultName::DaSlow => {
+            let (latency, inclusion) = match rng.gen_range(0..3) {
+                0 => (true, false),
+                1 => (false, true),
+                _ => (true, true),
+            };
+            let latency_ms = latency.then(|| rng.gen_range(20..=2000));
+            let inclusion_ms = inclusion.then(|| rng.gen_range(100..=5000));
+            let slow = FaultKind::DaSlow {
+                latency_ms,
+                inclusion_ms,
+            };
+            vec![for_slot(d, slow)]
+        }
+    }
+}
+
+/// A fault at the slot's start, undone at its end (`for_s`).
+fn for_slot(d: &Draw<'_>, kind: FaultKind) -> Fault {
+    Fault {
+        for_s: Some(round_ms((d.until_s - d.at_s).max(0.001))),
+        ..Fault::at(d.at_s, kind)
     }
 }
 
@@ -189,7 +223,13 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
                     (all, one)
                 };
             }
-            FaultKind::Heal {} | FaultKind::Loss { .. } => {}
+            FaultKind::DaOutage {
+                node: Some(node), ..
+            } => *node = event,
+            FaultKind::Heal {}
+            | FaultKind::Loss { .. }
+            | FaultKind::DaOutage { node: None, .. }
+            | FaultKind::DaSlow { .. } => {}
         }
     }
     let for_s = kind

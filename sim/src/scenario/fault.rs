@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::da_fault::{self, DaOutageMode};
+pub use super::fault_name::FaultName;
 pub use super::target::Target;
 use super::trigger::Trigger;
 use super::undo::Undo;
@@ -98,72 +100,24 @@ pub enum FaultKind {
     Heal {},
     /// Set the message loss rate of every link.
     Loss { rate: f64 },
-}
-
-/// The name of each kind, as scenario files and `[swarm] fault_kinds` write it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultName {
-    Crash,
-    PowerLoss,
-    Stop,
-    Restart,
-    FreshStart,
-    Partition,
-    PartitionOneway,
-    Loss,
-    LinkLatency,
-    DelayConnect,
-    Heal,
-}
-
-impl FaultName {
-    /// Every kind.
-    pub const ALL: [FaultName; 11] = [
-        FaultName::Crash,
-        FaultName::PowerLoss,
-        FaultName::Stop,
-        FaultName::Restart,
-        FaultName::FreshStart,
-        FaultName::Partition,
-        FaultName::PartitionOneway,
-        FaultName::Loss,
-        FaultName::LinkLatency,
-        FaultName::DelayConnect,
-        FaultName::Heal,
-    ];
-
-    /// The name scenario files write.
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultName::Crash => "crash",
-            FaultName::PowerLoss => "power_loss",
-            FaultName::Stop => "stop",
-            FaultName::Restart => "restart",
-            FaultName::FreshStart => "fresh_start",
-            FaultName::Partition => "partition",
-            FaultName::PartitionOneway => "partition_oneway",
-            FaultName::Loss => "loss",
-            FaultName::LinkLatency => "link_latency",
-            FaultName::DelayConnect => "delay_connect",
-            FaultName::Heal => "heal",
-        }
-    }
-
-    /// The kinds swarm draws (a heal comes with the fault it heals), in
-    /// the order of the default `fault_kinds`.
-    pub const DRAWN: [FaultName; 10] = [
-        FaultName::Crash,
-        FaultName::PowerLoss,
-        FaultName::Stop,
-        FaultName::Restart,
-        FaultName::FreshStart,
-        FaultName::Partition,
-        FaultName::PartitionOneway,
-        FaultName::Loss,
-        FaultName::LinkLatency,
-        FaultName::DelayConnect,
-    ];
+    /// The DA layer is out for `for_s` (see [`da_fault`]): down for every
+    /// node (`mode` `down`, the default, or `unresponsive`), or out of one
+    /// node's reach (`node`).
+    DaOutage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<DaOutageMode>,
+    },
+    /// The DA layer is slow for `for_s`: its links' latency, its inclusion
+    /// time, or both (signed, so that a negative value is refused naming
+    /// its field: a flattened fault's parse errors cannot).
+    DaSlow {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_ms: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inclusion_ms: Option<i64>,
+    },
 }
 
 impl FaultKind {
@@ -221,6 +175,9 @@ impl FaultKind {
                 to.iter().try_for_each(|n| node_ok("to", n))
             }
             FaultKind::Heal {} => Ok(()),
+            FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => {
+                da_fault::validate(self, at, &node_ok)
+            }
             FaultKind::Loss { rate } => {
                 if (0.0..=1.0).contains(rate) {
                     Ok(())
@@ -262,12 +219,20 @@ impl FaultKind {
             FaultKind::PartitionOneway { .. } => FaultName::PartitionOneway,
             FaultKind::Heal {} => FaultName::Heal,
             FaultKind::Loss { .. } => FaultName::Loss,
+            FaultKind::DaOutage { .. } => FaultName::DaOutage,
+            FaultKind::DaSlow { .. } => FaultName::DaSlow,
         }
+    }
+
+    /// A fault of the DA layer (it needs `[da] enabled`).
+    pub fn is_da(&self) -> bool {
+        matches!(self, FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. })
     }
 
     /// Whether `for_s` can undo it: a crash or a stop (restart), a
     /// partition (repair its links), loss and link latency (back to the
-    /// scenario's network). A restart, a fresh start, a connect delay or a
+    /// scenario's network), a DA fault (the DA layer back to normal; it
+    /// needs `for_s`). A restart, a fresh start, a connect delay or a
     /// heal has nothing to put back.
     pub fn can_undo(&self) -> bool {
         matches!(
@@ -279,6 +244,8 @@ impl FaultKind {
                 | FaultKind::PartitionOneway { .. }
                 | FaultKind::Loss { .. }
                 | FaultKind::LinkLatency { .. }
+                | FaultKind::DaOutage { .. }
+                | FaultKind::DaSlow { .. }
         )
     }
 
@@ -396,6 +363,7 @@ impl FaultKind {
                 t.set_loss(*rate);
                 done(format!("message loss {rate}"), Vec::new()).undone_by(Undo::Loss)
             }
+            FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => da_fault::apply(self, t),
         }
     }
 }
@@ -471,7 +439,7 @@ impl Applied {
         }
     }
 
-    fn undone_by(self, undo: Undo) -> Applied {
+    pub(super) fn undone_by(self, undo: Undo) -> Applied {
         Applied {
             undo: Some(undo),
             ..self

@@ -18,8 +18,10 @@ use node::hooks::fixes::Fixes;
 use serde::{Deserialize, Serialize};
 
 pub mod da;
+pub mod da_fault;
 pub mod draw;
 pub mod fault;
+pub mod fault_name;
 pub mod swarm;
 pub mod target;
 pub mod trigger;
@@ -411,6 +413,14 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(swarm) = &self.swarm {
             swarm.validate()?;
+            if let Some(k) = swarm.fault_kinds.iter().find(|k| k.is_da()) {
+                if !self.da.enabled {
+                    return Err(format!(
+                        "swarm.fault_kinds: `{}` is a DA fault, but this scenario has [da] enabled = false",
+                        k.name()
+                    ));
+                }
+            }
             if !self.faults.is_empty() {
                 return Err(
                     "a scenario with [swarm] draws its own faults: remove its [[fault]] entries"
@@ -499,6 +509,7 @@ impl Scenario {
                 }
                 Some(trigger) => trigger.validate(&at, self.duration_s, &names)?,
             }
+            da_fault::validate_context(&fault.kind, &at, self.da.enabled, fault.for_s)?;
             if let Some(for_s) = fault.for_s {
                 positive(&format!("{at}.for_s"), for_s)?;
                 if !fault.kind.can_undo() {

@@ -239,4 +239,51 @@ mod tests {
         assert!(stops > 50, "{stops} stops");
         assert_eq!(alls.len(), 3, "{alls:?}");
     }
+
+    /// DA faults are drawn in every shape (the DA down, unresponsive, one
+    /// node cut off; slow links, slow inclusion), always with their
+    /// `for_s`, and refused without the DA layer.
+    #[test]
+    fn da_faults_are_drawn_in_every_shape_and_need_the_da() {
+        use super::super::da_fault::DaOutageMode;
+        let s = Scenario::parse(
+            "duration_s = 30\n[swarm]\nfault_kinds = [\"da_outage\", \"da_slow\"]\n",
+        )
+        .unwrap();
+        let mut shapes = BTreeMap::<String, u32>::new();
+        for seed in 1..=200 {
+            let (plain, _) = realize(&s, seed);
+            plain
+                .validate()
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            for f in &plain.faults {
+                assert!(f.for_s.is_some(), "seed {seed}: {f:?}");
+                let shape = match &f.kind {
+                    FaultKind::DaOutage { node: Some(_), .. } => "cut",
+                    FaultKind::DaOutage {
+                        mode: Some(DaOutageMode::Down),
+                        ..
+                    } => "down",
+                    FaultKind::DaOutage { .. } => "unresponsive",
+                    FaultKind::DaSlow {
+                        latency_ms: Some(_),
+                        inclusion_ms: Some(_),
+                    } => "both",
+                    FaultKind::DaSlow {
+                        latency_ms: Some(_),
+                        ..
+                    } => "links",
+                    FaultKind::DaSlow { .. } => "inclusion",
+                    other => panic!("seed {seed}: {other:?}"),
+                };
+                *shapes.entry(shape.to_string()).or_default() += 1;
+            }
+        }
+        assert_eq!(shapes.len(), 6, "{shapes:?}");
+        let e = Scenario::parse(
+            "duration_s = 30\n[swarm]\nfault_kinds = [\"da_slow\"]\n[da]\nenabled = false\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("swarm.fault_kinds: `da_slow`"), "{e}");
+    }
 }

@@ -48,4 +48,14 @@ pub trait Target {
     /// Sets the link's latency back to the scenario's `network.latency_ms`;
     /// returns that range.
     fn reset_link_latency(&mut self, a: u64, b: u64) -> [u64; 2];
+    /// The DA host goes down or stops answering (`Some`), or is back
+    /// (`None`); see `scenario::da_fault`.
+    fn da_outage(&mut self, mode: Option<crate::scenario::da_fault::DaOutageMode>);
+    /// Cuts the links between the node and the DA host (`cut`), or
+    /// repairs them.
+    fn da_cut(&mut self, node: u64, cut: bool);
+    /// Sets the DA links' latency (if given) and the DA inclusion time.
+    fn da_slow(&mut self, latency_ms: Option<u64>, inclusion_ms: u64);
+    /// Sets both back to the scenario's; returns the DA links' range.
+    fn da_slow_reset(&mut self) -> [u64; 2];
 }

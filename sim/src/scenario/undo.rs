@@ -1,6 +1,7 @@
 //! Undoing a fault after its `for_s`: what puts each kind back, with the
 //! nodes the fault resolved when it fired.
 
+use super::da_fault::{self, DaOutageMode};
 use super::fault::{both_sides, Applied, Target};
 
 /// How `for_s` puts a fault back, with the nodes it resolved when it
@@ -16,6 +17,12 @@ pub enum Undo {
     RepairOneway(Vec<(u64, u64)>),
     Loss,
     Latency(u64, u64),
+    /// The node reaches the DA host again.
+    DaCut(u64),
+    /// The DA host is back (up, or answering).
+    DaOutage(DaOutageMode),
+    /// The DA links and inclusion time are back to the scenario's.
+    DaSlow,
 }
 
 impl Undo {
@@ -26,6 +33,8 @@ impl Undo {
             Undo::Repair(_) | Undo::RepairOneway(_) => "heal",
             Undo::Loss => "loss",
             Undo::Latency(..) => "link_latency",
+            Undo::DaCut(_) | Undo::DaOutage(_) => "da_outage",
+            Undo::DaSlow => "da_slow",
         }
     }
 
@@ -81,6 +90,10 @@ impl Undo {
             Undo::Loss => {
                 let rate = t.reset_loss();
                 done(format!("message loss {rate}"), Vec::new())
+            }
+            Undo::DaCut(_) | Undo::DaOutage(_) | Undo::DaSlow => {
+                let (what, nodes) = da_fault::undo(self, t).unwrap_or_default();
+                done(what, nodes)
             }
             Undo::Latency(x, y) => {
                 let [lo, hi] = t.reset_link_latency(*x, *y);
