@@ -19,6 +19,7 @@
 //! - [`syncer`]: the follower's block syncer (`block/internal/syncing`: raft retriever, p2p worker, `IsSyncedWithRaft`, `RecoverFromRaft`);
 //! - [`da`]: the DA layer: the local DA service, the client, the leader's submitter, the follower's DA follower (`block/internal/submitting`, `block/internal/syncing/da_*`, `tools/local-da`);
 //! - [`da_meta`]: the DA metadata on the node's disk (LastSubmitted heights, the syncer's DA height);
+//! - [`exec`]: the execution layer (a stand-in for reth) and its Engine API client (`execution/evm`: `EngineClient`, `ExecMeta`), `executeTxsWithRetry` and the replayer;
 //! - [`failover`]: one worker of the election loop (`failoverState`);
 //! - [`ctx`]: what the parts of a running node share, and why a node stops;
 //! - [`server`]: answers the other nodes (raft RPCs, exchange, gossip, status);
@@ -36,6 +37,7 @@ pub mod ctx;
 pub mod da;
 pub mod da_meta;
 pub mod election;
+pub mod exec;
 pub mod failover;
 pub mod hooks;
 pub mod net;

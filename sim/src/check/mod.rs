@@ -7,6 +7,7 @@
 //! - blocks and storage: [`agreement`], [`height`] (Monotonic height),
 //!   [`durability`], [`synced_durable`], [`consistent_restart`], and
 //!   [`double_signing`] (No double signing: raft's applies and gossip);
+//! - execution ([`exec`]): EL blocks agree, Executor matches the store;
 //! - the node's own word: [`node_report`] (its invariants and panics), and
 //!   its guards ([`roles`]`::guards`);
 //! - roles, workers and services ([`roles`]), and the syncers ([`syncer`]);
@@ -31,6 +32,8 @@ pub mod disk;
 pub mod double_signing;
 #[cfg(feature = "sim")]
 pub mod durability;
+#[cfg(feature = "sim")]
+pub mod exec;
 #[cfg(feature = "sim")]
 pub mod height;
 #[cfg(feature = "sim")]
@@ -203,6 +206,7 @@ impl Checks {
             consistent_restart::ConsistentRestartCheck::default(),
         ));
         checkers.push(Box::new(double_signing::DoubleSigningCheck::default()));
+        checkers.extend(exec::checkers());
         checkers.extend(p2p::checkers(nodes, bounds));
         checkers.push(Box::new(stall::StallCheck::new(nodes, bounds)));
         checkers.push(Box::new(settles::SettlesCheck::default()));

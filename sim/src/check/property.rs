@@ -23,6 +23,9 @@ pub enum Property {
     SyncedBlocksSurvive,
     ConsistentRestart,
     NoDoubleSigning,
+    // Execution.
+    ElBlocksAgree,
+    ExecutorMatchesStore,
     // The node's own word.
     NodeInvariant,
     GuardFired,
@@ -44,7 +47,7 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 26] = [
+    pub const ALL: [Property; 28] = [
         Property::ElectionSafety,
         Property::OneVotePerTerm,
         Property::LogMatching,
@@ -57,6 +60,8 @@ impl Property {
         Property::SyncedBlocksSurvive,
         Property::ConsistentRestart,
         Property::NoDoubleSigning,
+        Property::ElBlocksAgree,
+        Property::ExecutorMatchesStore,
         Property::NodeInvariant,
         Property::GuardFired,
         Property::LeaderWorkWhileLeading,
@@ -88,6 +93,8 @@ impl Property {
             Property::SyncedBlocksSurvive => "Synced blocks survive a crash",
             Property::ConsistentRestart => "Consistent restart",
             Property::NoDoubleSigning => "No double signing",
+            Property::ElBlocksAgree => "EL blocks agree",
+            Property::ExecutorMatchesStore => "Executor matches the store",
             Property::NodeInvariant => "Node invariant",
             Property::GuardFired => "Guard fired",
             Property::LeaderWorkWhileLeading => "Leader work only while leading",
