@@ -22,20 +22,25 @@ pub struct Block {
     pub hash: u64,
 }
 
+/// The execution layer's genesis block hash and state root (the `el`
+/// module's genesis).
+pub const GENESIS_EL_HASH: u64 = 0x9e3c_0000_0000_0001;
+pub const GENESIS_STATE_ROOT: u64 = 0x5a7e_0000_0000_0001;
+
 fn genesis_root() -> u64 {
-    crate::exec::GENESIS_STATE_ROOT
+    GENESIS_STATE_ROOT
 }
 
 impl Block {
     /// A block without transactions on the genesis state (with no
-    /// transactions the state root never changes; see [`crate::exec`]).
+    /// transactions the state root never changes; see the `el` module).
     pub fn new(height: u64, timestamp_ms: u64, prev_hash: u64, proposer: u64) -> Block {
         Block::build(
             height,
             timestamp_ms,
             prev_hash,
             proposer,
-            crate::exec::GENESIS_STATE_ROOT,
+            GENESIS_STATE_ROOT,
             Vec::new(),
         )
     }

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use crate::block::{Block, RaftBlock};
 use crate::ctx::{Cancel, NodeCtx};
-use crate::exec::replay::{execute_txs_with_retry, sync_to_height};
 use crate::hooks::chaos;
 use crate::hooks::clock;
 use crate::hooks::observe::{Event, Guard, Phase};
+use crate::replay::{execute_txs_with_retry, sync_to_height};
 use crate::store::PutError;
 use crate::sync::SyncService;
 

@@ -45,7 +45,7 @@ pub struct Disk {
     pub unsynced_app_hashes: BTreeMap<u64, u64>,
     /// The execution client's ExecMeta keys (`exec::meta`).
     #[serde(default)]
-    pub exec_meta: BTreeMap<u64, crate::exec::ExecMeta>,
+    pub exec_meta: BTreeMap<u64, crate::exec_meta::ExecMeta>,
     /// The executor's pending block (`savePendingBlock`; written through,
     /// like the ExecMeta keys).
     #[serde(default)]
@@ -78,13 +78,13 @@ pub struct StoredSnapshot {
 /// A shared handle on one node's disk: in memory for the simulation (the
 /// harness keeps it across crashes), backed by a JSON file for real. It
 /// also holds the node's execution layer, a process of its own with its
-/// own database ([`crate::exec::Engine`], its own file for real): a node's
+/// own database ([`crate::el::Engine`], its own file for real): a node's
 /// kill -9 leaves it running, a power loss restarts it, a wipe empties it.
 #[derive(Clone, Debug, Default)]
 pub struct DiskHandle {
     inner: Arc<Mutex<Disk>>,
     file: Option<PathBuf>,
-    el: crate::exec::Engine,
+    el: crate::el::Engine,
 }
 
 impl DiskHandle {
@@ -104,7 +104,7 @@ impl DiskHandle {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Disk::default(),
             Err(e) => return Err(e),
         };
-        let el = crate::exec::Engine::open(file.with_extension("el.json"))?;
+        let el = crate::el::Engine::open(file.with_extension("el.json"))?;
         Ok(DiskHandle {
             inner: Arc::new(Mutex::new(disk)),
             file: Some(file),
@@ -113,7 +113,7 @@ impl DiskHandle {
     }
 
     /// The node's execution layer.
-    pub fn el(&self) -> &crate::exec::Engine {
+    pub fn el(&self) -> &crate::el::Engine {
         &self.el
     }
 
@@ -238,7 +238,7 @@ impl Store {
     /// genesis state root at 0.
     pub fn app_hash(&self, height: u64) -> Option<u64> {
         if height == 0 {
-            return Some(crate::exec::GENESIS_STATE_ROOT);
+            return Some(crate::block::GENESIS_STATE_ROOT);
         }
         let disk = self.disk.lock();
         let state = disk

@@ -40,12 +40,12 @@ use crate::block::Block;
 use crate::da::client::DaClient;
 use crate::da::follower::DaFollower;
 use crate::da::meta::DaMetaStore;
-use crate::exec::replay::{execute_txs_with_retry, sync_to_height};
 use crate::exec::EngineClient;
 use crate::hooks::observe::{Event, Guard, Reporter};
 use crate::hooks::task;
 use crate::raft::node::ApplyMsg;
 use crate::raft::{RaftBlockState, RaftNode};
+use crate::replay::{execute_txs_with_retry, sync_to_height};
 use crate::store::{PutError, Store};
 use crate::sync::SyncStore;
 

@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::engine::{ElBlock, Engine, Forkchoice, PayloadAttributes};
 use super::meta::{hash_txs, ExecMeta, ExecMetaStore, ExecStage};
 use super::retry::{
     retry_with_backoff_on_payload_status, validate_payload_status, EngineError,
     INITIAL_RETRY_BACKOFF, MAX_PAYLOAD_STATUS_RETRIES,
 };
+use crate::el::{ElBlock, Engine, Forkchoice, PayloadAttributes};
 use crate::hooks::observe::{Event, Reporter};
 
 /// The simulated round trip of one Engine API call.

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::engine::PayloadStatus;
+use crate::el::PayloadStatus;
 
 /// `MaxPayloadStatusRetries`.
 pub const MAX_PAYLOAD_STATUS_RETRIES: u32 = 3;

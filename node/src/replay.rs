@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use super::client::{EngineClient, ExecuteResult};
 use crate::block::Block;
 use crate::ctx::Cancel;
+use crate::exec::{EngineClient, ExecuteResult};
 use crate::store::Store;
 
 /// `common.MaxRetriesBeforeHalt`.

@@ -1,4 +1,4 @@
-//! The execution layer itself: a stand-in for ev-reth as the Go node's
+//! The execution layer itself (driven by the `exec` module's client): a stand-in for ev-reth as the Go node's
 //! `EngineClient` sees it through the Engine API (`engine_forkchoiceUpdated`,
 //! `engine_getPayload`, `engine_newPayload`) and the eth API
 //! (`eth_getBlockByNumber`, via `HeaderByNumber`).
@@ -30,10 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::block::Fnv64;
-
-/// The genesis block's hash and state root.
-pub const GENESIS_HASH: u64 = 0x9e3c_0000_0000_0001;
-pub const GENESIS_STATE_ROOT: u64 = 0x5a7e_0000_0000_0001;
+pub use crate::block::{GENESIS_EL_HASH as GENESIS_HASH, GENESIS_STATE_ROOT};
 /// Payloads the cache keeps, newest first dropped last (emulation: reth
 /// drops a payload job some time after its deadline; the model drops the
 /// oldest beyond this many).
@@ -156,7 +153,7 @@ struct ElState {
 }
 
 /// A handle on one node's EL: kept by the harness across the node's
-/// crashes (like its [`crate::store::DiskHandle`]), backed by its own file
+/// crashes (like its disk handle), backed by its own file
 /// for real.
 #[derive(Clone, Debug, Default)]
 pub struct Engine {
