@@ -10,34 +10,90 @@ pub struct Block {
     pub timestamp_ms: u64,
     pub prev_hash: u64,
     pub proposer: u64,
+    /// The header's `AppHash`: the execution state root after the previous
+    /// block (`CreateBlock` sets it to `State.AppHash`; the block's own
+    /// result is the next block's app hash and the state's).
+    #[serde(default = "genesis_root")]
+    pub app_hash: u64,
+    /// The block data's transactions, as ids (none yet: no tx source is
+    /// modelled, so every batch is empty).
+    #[serde(default)]
+    pub txs: Vec<u64>,
     pub hash: u64,
 }
 
+/// The execution layer's genesis block hash and state root (the `el`
+/// module's genesis).
+pub const GENESIS_EL_HASH: u64 = 0x9e3c_0000_0000_0001;
+pub const GENESIS_STATE_ROOT: u64 = 0x5a7e_0000_0000_0001;
+
+fn genesis_root() -> u64 {
+    GENESIS_STATE_ROOT
+}
+
 impl Block {
+    /// A block without transactions on the genesis state (with no
+    /// transactions the state root never changes; see the `el` module).
     pub fn new(height: u64, timestamp_ms: u64, prev_hash: u64, proposer: u64) -> Block {
-        let mut h = Fnv64::new();
-        for v in [height, timestamp_ms, prev_hash, proposer] {
-            h.write(&v.to_le_bytes());
-        }
-        Block {
+        Block::build(
             height,
             timestamp_ms,
             prev_hash,
             proposer,
-            hash: h.finish(),
-        }
+            GENESIS_STATE_ROOT,
+            Vec::new(),
+        )
     }
 
-    /// True when the hash matches the fields (guards against corrupt input).
-    pub fn is_well_formed(&self) -> bool {
-        Block::new(
+    /// A block with its app hash and transactions.
+    pub fn build(
+        height: u64,
+        timestamp_ms: u64,
+        prev_hash: u64,
+        proposer: u64,
+        app_hash: u64,
+        txs: Vec<u64>,
+    ) -> Block {
+        let mut block = Block {
+            height,
+            timestamp_ms,
+            prev_hash,
+            proposer,
+            app_hash,
+            txs,
+            hash: 0,
+        };
+        block.hash = block.compute_hash();
+        block
+    }
+
+    fn compute_hash(&self) -> u64 {
+        let mut h = Fnv64::new();
+        for v in [
             self.height,
             self.timestamp_ms,
             self.prev_hash,
             self.proposer,
-        )
-        .hash
-            == self.hash
+            self.app_hash,
+            self.txs.len() as u64,
+        ] {
+            h.write(&v.to_le_bytes());
+        }
+        for tx in &self.txs {
+            h.write(&tx.to_le_bytes());
+        }
+        h.finish()
+    }
+
+    /// The header time in Unix seconds (`header.Time().Unix()`), as the
+    /// execution client compares it.
+    pub fn timestamp_s(&self) -> u64 {
+        self.timestamp_ms / 1000
+    }
+
+    /// True when the hash matches the fields (guards against corrupt input).
+    pub fn is_well_formed(&self) -> bool {
+        self.compute_hash() == self.hash
     }
 }
 
@@ -104,5 +160,10 @@ mod tests {
         let mut c = a.clone();
         c.timestamp_ms += 1;
         assert!(!c.is_well_formed());
+        let d = Block::build(1, 10, 0, 1, a.app_hash + 1, Vec::new());
+        assert_ne!(a.hash, d.hash);
+        let e = Block::build(1, 10, 0, 1, a.app_hash, vec![7]);
+        assert_ne!(a.hash, e.hash);
+        assert!(d.is_well_formed() && e.is_well_formed());
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::config::NodeConfig;
 use crate::da::client::DaClient;
 use crate::da::meta::DaMetaStore;
+use crate::exec::EngineClient;
 use crate::hooks::observe::Reporter;
 use crate::p2p::{P2p, Topic};
 use crate::raft::{LandedTarget, RaftNode};
@@ -85,6 +86,9 @@ pub struct NodeCtx {
     pub da: Option<Arc<DaClient>>,
     /// The store's DA metadata.
     pub da_meta: DaMetaStore,
+    /// The execution client (one per process, shared by the executor and
+    /// the syncer, as `apps/evm/cmd/run.go` builds it).
+    pub exec: Arc<EngineClient>,
     /// Ids of sync services and syncers, unique within this node's run.
     service_ids: AtomicU64,
     syncer_ids: Arc<AtomicU64>,
@@ -99,6 +103,7 @@ impl NodeCtx {
         (store, da_meta): (Store, DaMetaStore),
         p2p: Arc<P2p>,
         reporter: Reporter,
+        exec: Arc<EngineClient>,
     ) -> NodeCtx {
         let da = config.da_addr.clone().map(|addr| {
             Arc::new(DaClient::new(
@@ -116,6 +121,7 @@ impl NodeCtx {
             reporter,
             da,
             da_meta,
+            exec,
             service_ids: AtomicU64::new(0),
             syncer_ids: Arc::new(AtomicU64::new(0)),
         }

@@ -247,7 +247,7 @@ impl Loop {
             }
         }
         if diff != 0 {
-            if let Err(e) = runnable.recover(&state) {
+            if let Err(e) = runnable.recover(&state).await {
                 self.ctx.reporter.event(Event::Abdicating {
                     why: format!("recovery failed: {e}"),
                 });
@@ -330,10 +330,12 @@ impl Loop {
         match worker.is_synced(&state) {
             Err(e) => worker
                 .recover(&state)
+                .await
                 .map_err(|r| format!("{e}; recovery after sync-check failure: {r}")),
             Ok(d) if d <= 0 => Ok(()),
             Ok(_) => worker
                 .recover(&state)
+                .await
                 .map_err(|e| format!("follower recovery failed: {e}")),
         }
     }

@@ -69,6 +69,7 @@ impl Worker {
                     meta: ctx.da_meta.clone(),
                     block_time: ctx.config.timing.da_block_time,
                 },
+                Arc::clone(&ctx.exec),
                 ctx.reporter.clone(),
             )
         });
@@ -100,9 +101,9 @@ impl Worker {
     }
 
     /// `Runnable.Recover` (the follower's `Syncer.RecoverFromRaft`).
-    pub fn recover(&self, raft: &RaftBlockState) -> Result<(), String> {
+    pub async fn recover(&self, raft: &RaftBlockState) -> Result<(), String> {
         match &self.syncer {
-            Some(s) => s.recover_from_raft(raft),
+            Some(s) => s.recover_from_raft(raft).await,
             None => Ok(()),
         }
     }

@@ -19,6 +19,9 @@
 //! - [`syncer`]: the follower's block syncer (`block/internal/syncing`: raft retriever, p2p worker, `IsSyncedWithRaft`, `RecoverFromRaft`);
 //! - [`da`]: the DA layer: the local DA service, the client, the leader's submitter, the follower's DA follower (`block/internal/submitting`, `block/internal/syncing/da_*`, `tools/local-da`);
 //! - [`da_meta`]: the DA metadata on the node's disk (LastSubmitted heights, the syncer's DA height);
+//! - [`el`]: the execution layer, a stand-in for reth with its own database (what `execution/evm` talks to over the Engine API);
+//! - [`exec`]: its Engine API client (`execution/evm`: `EngineClient`, `reconcileExecutionAtHeight`, `ExecMeta`); [`exec_meta`] the ExecMeta records on the node's disk;
+//! - [`replay`]: `executeTxsWithRetry` and `common.Replayer.SyncToHeight` (`block/internal`)
 //! - [`failover`]: one worker of the election loop (`failoverState`);
 //! - [`ctx`]: what the parts of a running node share, and why a node stops;
 //! - [`server`]: answers the other nodes (raft RPCs, exchange, gossip, status);
@@ -35,7 +38,10 @@ pub mod config;
 pub mod ctx;
 pub mod da;
 pub mod da_meta;
+pub mod el;
 pub mod election;
+pub mod exec;
+pub mod exec_meta;
 pub mod failover;
 pub mod hooks;
 pub mod net;
@@ -43,6 +49,7 @@ pub mod node;
 pub mod p2p;
 pub mod producer;
 pub mod raft;
+pub mod replay;
 mod runtime;
 pub mod server;
 pub mod stop;

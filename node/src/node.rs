@@ -129,7 +129,20 @@ async fn start(
     let listener = Listener::bind(&config.listen_addr).await?;
     let raft = Arc::new(raft::start(&config, disk.clone(), None, &reporter).await?);
     let da_meta = crate::da::meta::DaMetaStore::new(disk.clone());
-    let ctx = Arc::new(NodeCtx::new(config, raft, (store, da_meta), p2p, reporter));
+    let exec = Arc::new(crate::exec::EngineClient::new(
+        disk.el().clone(),
+        crate::exec::ExecMetaStore::new(disk.clone()),
+        config.bugs.ev3221_resume_other_txs,
+        reporter.clone(),
+    ));
+    let ctx = Arc::new(NodeCtx::new(
+        config,
+        raft,
+        (store, da_meta),
+        p2p,
+        reporter,
+        exec,
+    ));
     let server_ctx = Arc::clone(&ctx);
     task::spawn("server", &ctx.reporter, async move {
         server::serve(listener, server_ctx).await

@@ -1,13 +1,18 @@
 //! Block production on the leader (`block/internal/executing/executor.go`):
-//! `initializeState`'s checks against raft, then `executionLoop` calling
-//! `ProduceBlock` every block time: quorum check, build, quorum check
-//! again, sign and check the sequence, replicate through raft
-//! (`Broadcast`), commit to the store, then hand the block to the header
-//! and data sync services (`WriteToStoreAndBroadcast`, header first).
+//! `initializeState`'s checks against raft and the replayer into the
+//! execution layer, then `executionLoop` calling `ProduceBlock` every
+//! block time: quorum check, reuse the pending block or build one and
+//! save it, quorum check again, execute (`ApplyBlock`), sign and check the
+//! sequence, replicate through raft (`Broadcast`), commit to the store,
+//! then hand the block to the header and data sync services
+//! (`WriteToStoreAndBroadcast`, header first).
 //!
-//! There is no execution client yet: the store's height stands for the
-//! EL's, so the replayer's check (`common.Replayer.SyncToHeight`) is that
-//! the store holds the target block.
+//! The executor's state (`getLastState`) is the store's tip and the app
+//! hash stored with it: on the leader only the executor writes the store.
+//! Not modelled: the sequencer's batch queue and its ack (no transactions
+//! yet: every batch is empty, `ErrNoTransactionsInBatch`), the pending
+//! limit (no limit in the e2e), block 1 at genesis time (block 1 takes the
+//! batch's time, as every other).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +22,7 @@ use crate::ctx::{Cancel, NodeCtx};
 use crate::hooks::chaos;
 use crate::hooks::clock;
 use crate::hooks::observe::{Event, Guard, Phase};
+use crate::replay::{execute_txs_with_retry, sync_to_height};
 use crate::store::PutError;
 use crate::sync::SyncService;
 
@@ -28,8 +34,10 @@ enum ProduceError {
     Critical(String),
 }
 
-/// `Executor.initializeState`'s checks against raft, then the replayer's.
-pub fn initialize_state(ctx: &NodeCtx) -> Result<(), String> {
+/// `Executor.initializeState`'s checks against raft, the replayer's
+/// `SyncToHeight(max(local, raft))`, and the re-check against raft after
+/// it. Returns `hasPendingBlock` (pending block metadata exists).
+pub async fn initialize_state(ctx: &NodeCtx) -> Result<bool, String> {
     let raft = ctx.raft.get_state();
     let local = ctx.store.height();
     if raft.height != 0 {
@@ -56,14 +64,24 @@ pub fn initialize_state(ctx: &NodeCtx) -> Result<(), String> {
             );
         }
     }
+    let has_pending = ctx.store.pending_block().is_some();
     // `Replayer.SyncToHeight(max(local, raft))`: it never fetches a block.
     let target = local.max(raft.height);
-    if target > local {
-        return Err(format!(
-            "replay to height {target}: block {target} is not in the store (at {local})"
-        ));
+    sync_to_height(&ctx.exec, &ctx.store, target)
+        .await
+        .map_err(|e| format!("failed to sync execution layer: {e}"))?;
+    let raft = ctx.raft.get_state();
+    let local = ctx.store.height();
+    if local > 0 && local == raft.height {
+        let hash = ctx.store.get(local).map_or(0, |b| b.hash);
+        if hash != raft.hash {
+            return Err(format!(
+                "CRITICAL: content mismatch after replay! local={hash:016x} raft={:016x}",
+                raft.hash
+            ));
+        }
     }
-    Ok(())
+    Ok(has_pending)
 }
 
 /// `Executor.Start` + `executionLoop`: returns with a critical error, or
@@ -77,7 +95,7 @@ pub async fn run(
     cancel: &Cancel,
     started: impl FnOnce(),
 ) -> Result<(), String> {
-    initialize_state(ctx)?;
+    let mut has_pending = initialize_state(ctx).await?;
     started();
     let block_time = ctx.config.timing.block_time;
     // The first block at the last block's time + BlockTime.
@@ -86,23 +104,29 @@ pub async fn run(
         (last_ms + block_time.as_millis() as u64).saturating_sub(clock::now_ms()),
     );
     ctx.reporter.phase(Phase::Producing);
-    loop {
+    let result = loop {
         tokio::select! {
             biased;
-            () = cancel.cancelled() => return Ok(()),
+            () = cancel.cancelled() => break Ok(()),
             () = tokio::time::sleep(wait) => {}
         }
         let started = tokio::time::Instant::now();
-        match produce_block(ctx, header, data, cancel).await {
+        match produce_block(ctx, header, data, cancel, &mut has_pending).await {
             Ok(()) => {}
             Err(ProduceError::Retry(e)) => {
                 tracing::warn!(node = ctx.config.id, "produce block: {e}")
             }
-            Err(ProduceError::Critical(e)) => return Err(e),
+            Err(ProduceError::Critical(e)) => break Err(e),
         }
         // The timer of BlockTime minus the production time.
         wait = block_time.saturating_sub(started.elapsed());
+    };
+    // `Executor.Stop`: the pending block goes unless one is flagged, even
+    // one saved this session (the flag is only set at start).
+    if !has_pending {
+        ctx.store.delete_pending_block();
     }
+    result
 }
 
 /// `Executor.ProduceBlock`.
@@ -111,22 +135,49 @@ async fn produce_block(
     header: &Arc<SyncService>,
     data: &Arc<SyncService>,
     cancel: &Cancel,
+    has_pending: &mut bool,
 ) -> Result<(), ProduceError> {
     if !ctx.raft.has_quorum().await {
         return Err(ProduceError::Retry("no quorum".into()));
     }
+    // `getLastState`.
     let tip = ctx.store.tip();
-    // The batch's timestamp is the wall clock (`GetNextBatch`).
-    let block = Block::new(
-        tip.as_ref().map_or(1, |b| b.height + 1),
-        clock::now_ms(),
-        tip.as_ref().map_or(0, |b| b.hash),
-        ctx.config.id,
-    );
+    let new_height = tip.as_ref().map_or(1, |b| b.height + 1);
+    let state_app_hash = ctx
+        .store
+        .app_hash(new_height - 1)
+        .ok_or_else(|| ProduceError::Critical(format!("no state at {}", new_height - 1)))?;
+    let pending = if *has_pending {
+        ctx.store.pending_block().filter(|b| b.height == new_height)
+    } else {
+        None
+    };
+    let block = match pending {
+        Some(block) => block,
+        None => {
+            // `RetrieveBatch` (an empty batch: its time is the wall clock,
+            // `GetNextBatch`), `CreateBlock`, `savePendingBlock`.
+            let block = Block::build(
+                new_height,
+                clock::now_ms(),
+                tip.as_ref().map_or(0, |b| b.hash),
+                ctx.config.id,
+                state_app_hash,
+                Vec::new(),
+            );
+            ctx.store.save_pending_block(&block);
+            block
+        }
+    };
     if !ctx.raft.has_quorum().await {
         return Err(ProduceError::Retry("no quorum".into()));
     }
-    // `AssertValidSequence`: next height, time not earlier, last hash.
+    // `ApplyBlock`: a failure is critical.
+    let result = execute_txs_with_retry(&ctx.exec, &block, state_app_hash, Some(cancel))
+        .await
+        .map_err(|e| ProduceError::Critical(format!("failed to apply block: {e}")))?;
+    // `AssertValidSequence`: next height, time not earlier, last hash,
+    // app hash.
     if let Some(tip) = &tip {
         if block.timestamp_ms < tip.timestamp_ms {
             return Err(ProduceError::Critical(format!(
@@ -134,6 +185,12 @@ async fn produce_block(
                 block.height, block.timestamp_ms, tip.height, tip.timestamp_ms
             )));
         }
+    }
+    if block.prev_hash != tip.as_ref().map_or(0, |b| b.hash) || block.app_hash != state_app_hash {
+        return Err(ProduceError::Critical(format!(
+            "failed to validate block {}: last hash or app hash does not match the state",
+            block.height
+        )));
     }
     chaos::pause(&ctx.reporter, "producer.quorum_to_replicate").await;
     ctx.reporter.event(Event::BlockProposed {
@@ -160,7 +217,7 @@ async fn produce_block(
         height: block.height,
         hash: block.hash,
     });
-    if let Err(e) = ctx.store.put(&block) {
+    if let Err(e) = ctx.store.put(&block, result.state_root) {
         // The block was built on the store's tip: either refusal is a
         // defence firing.
         let guard = match e {
@@ -177,6 +234,7 @@ async fn produce_block(
             block.height
         )));
     }
+    *has_pending = false;
     header.write_to_store_and_broadcast(&block).await;
     data.write_to_store_and_broadcast(&block).await;
     Ok(())

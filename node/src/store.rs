@@ -37,6 +37,19 @@ pub struct Disk {
     /// The DA layer's store metadata (written through: `da::meta`).
     #[serde(default)]
     pub da: crate::da_meta::DaMeta,
+    /// The state's `AppHash` after each block (`UpdateState` in the
+    /// block's batch; `GetStateAtHeight`): synced with the blocks.
+    #[serde(default)]
+    pub app_hashes: BTreeMap<u64, u64>,
+    #[serde(skip)]
+    pub unsynced_app_hashes: BTreeMap<u64, u64>,
+    /// The execution client's ExecMeta keys (`exec::meta`).
+    #[serde(default)]
+    pub exec_meta: BTreeMap<u64, crate::exec_meta::ExecMeta>,
+    /// The executor's pending block (`savePendingBlock`; written through,
+    /// like the ExecMeta keys).
+    #[serde(default)]
+    pub pending_block: Option<Block>,
 }
 
 /// Raft's durable state (hashicorp: the bolt log and stable stores, and
@@ -63,11 +76,15 @@ pub struct StoredSnapshot {
 }
 
 /// A shared handle on one node's disk: in memory for the simulation (the
-/// harness keeps it across crashes), backed by a JSON file for real.
+/// harness keeps it across crashes), backed by a JSON file for real. It
+/// also holds the node's execution layer, a process of its own with its
+/// own database ([`crate::el::Engine`], its own file for real): a node's
+/// kill -9 leaves it running, a power loss restarts it, a wipe empties it.
 #[derive(Clone, Debug, Default)]
 pub struct DiskHandle {
     inner: Arc<Mutex<Disk>>,
     file: Option<PathBuf>,
+    el: crate::el::Engine,
 }
 
 impl DiskHandle {
@@ -87,10 +104,17 @@ impl DiskHandle {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Disk::default(),
             Err(e) => return Err(e),
         };
+        let el = crate::el::Engine::open(file.with_extension("el.json"))?;
         Ok(DiskHandle {
             inner: Arc::new(Mutex::new(disk)),
             file: Some(file),
+            el,
         })
+    }
+
+    /// The node's execution layer.
+    pub fn el(&self) -> &crate::el::Engine {
+        &self.el
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Disk> {
@@ -115,17 +139,23 @@ impl DiskHandle {
         let mut disk = self.lock();
         let tail = std::mem::take(&mut disk.unsynced);
         disk.blocks.extend(tail);
+        let states = std::mem::take(&mut disk.unsynced_app_hashes);
+        disk.app_hashes.extend(states);
     }
 
     /// The machine lost power: what the process wrote since its last sync
-    /// is gone.
+    /// is gone, and the EL process restarts (its payload cache is lost).
     pub fn lose_unsynced(&self) {
-        self.lock().unsynced.clear();
+        let mut disk = self.lock();
+        disk.unsynced.clear();
+        disk.unsynced_app_hashes.clear();
+        self.el.restart();
     }
 
-    /// Empties the disk: a fresh start.
+    /// Empties the disk, and the EL's: a fresh start.
     pub fn wipe(&self) {
         *self.lock() = Disk::default();
+        self.el.wipe();
     }
 }
 
@@ -204,10 +234,41 @@ impl Store {
         block.cloned()
     }
 
-    /// Stores the next block. Returns `Ok(false)` when this very block is
-    /// already stored. The store refuses a block that does not extend its
-    /// tip: the node's own guard against forks and gaps.
-    pub fn put(&self, block: &Block) -> Result<bool, PutError> {
+    /// The state's app hash after `height` (`GetStateAtHeight`): the
+    /// genesis state root at 0.
+    pub fn app_hash(&self, height: u64) -> Option<u64> {
+        if height == 0 {
+            return Some(crate::block::GENESIS_STATE_ROOT);
+        }
+        let disk = self.disk.lock();
+        let state = disk
+            .unsynced_app_hashes
+            .get(&height)
+            .or(disk.app_hashes.get(&height));
+        state.copied()
+    }
+
+    /// `savePendingBlock`.
+    pub fn save_pending_block(&self, block: &Block) {
+        self.disk.lock().pending_block = Some(block.clone());
+    }
+
+    /// `getPendingBlock`.
+    pub fn pending_block(&self) -> Option<Block> {
+        self.disk.lock().pending_block.clone()
+    }
+
+    /// `deletePendingBlock` (`Executor.Stop`).
+    pub fn delete_pending_block(&self) {
+        self.disk.lock().pending_block = None;
+    }
+
+    /// Stores the next block with the state's app hash after it (one
+    /// batch: `SaveBlockData`, `SetHeight`, `UpdateState`). Returns
+    /// `Ok(false)` when this very block is already stored. The store
+    /// refuses a block that does not extend its tip: the node's own guard
+    /// against forks and gaps.
+    pub fn put(&self, block: &Block, app_hash: u64) -> Result<bool, PutError> {
         let tip = self.tip();
         let tip_height = tip.as_ref().map_or(0, |b| b.height);
         if block.height <= tip_height {
@@ -229,11 +290,17 @@ impl Store {
                 tip: tip_height,
             });
         }
-        self.disk
-            .lock()
-            .unsynced
-            .insert(block.height, block.clone());
+        {
+            let mut disk = self.disk.lock();
+            disk.unsynced.insert(block.height, block.clone());
+            disk.unsynced_app_hashes.insert(block.height, app_hash);
+        }
         self.reporter.stored(block);
+        self.reporter.event(Event::StateUpdated {
+            height: block.height,
+            timestamp_s: block.timestamp_s(),
+            app_hash,
+        });
         if self.sync_writes {
             if let Err(e) = self.sync() {
                 tracing::error!("store sync-write failed: {e}");
@@ -251,6 +318,8 @@ impl Store {
                 return Ok(());
             };
             disk.blocks.extend(tail);
+            let states = std::mem::take(&mut disk.unsynced_app_hashes);
+            disk.app_hashes.extend(states);
             height
         };
         self.disk.persist()?;

@@ -16,8 +16,18 @@
 //!
 //! `PipeEvent` puts an event on `heightInCh` (capacity 100) or, when full,
 //! in the pending cache; `processHeightEvent` skips heights the store has,
-//! parks a height that is not the next one, and stores the next one if it
-//! chains onto the tip. A pending worker retries parked heights every 10 ms.
+//! parks a height that is not the next one, and syncs the next one
+//! (`trySyncNextBlock`): validates it against the state (chains onto the
+//! tip, carries the state's app hash), executes it into the execution
+//! layer (`ApplyBlock`), and commits it with the new state. A pending
+//! worker moves parked heights back onto `heightInCh` every 10 ms.
+//!
+//! `Syncer.initializeState`'s replayer (`SyncToHeight(store height)`) runs
+//! first on the processing task. Emulation: a critical error of the Go
+//! syncer (its start's replay failing, an invalid state, execution failing
+//! after its retries) halts the node; here the replay failure and an
+//! execution failure are logged and the block is dropped (the workers offer
+//! it again), and an invalid state is reported as a violation.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,10 +40,12 @@ use crate::block::Block;
 use crate::da::client::DaClient;
 use crate::da::follower::DaFollower;
 use crate::da::meta::DaMetaStore;
+use crate::exec::EngineClient;
 use crate::hooks::observe::{Event, Guard, Reporter};
 use crate::hooks::task;
 use crate::raft::node::ApplyMsg;
 use crate::raft::{RaftBlockState, RaftNode};
+use crate::replay::{execute_txs_with_retry, sync_to_height};
 use crate::store::{PutError, Store};
 use crate::sync::SyncStore;
 
@@ -74,6 +86,7 @@ pub struct Syncer {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     da: DaParts,
     da_follower: Mutex<Option<Arc<DaFollower>>>,
+    exec: Arc<EngineClient>,
     reporter: Reporter,
 }
 
@@ -84,6 +97,7 @@ impl Syncer {
         header: SyncStore,
         data: SyncStore,
         da: DaParts,
+        exec: Arc<EngineClient>,
         reporter: Reporter,
     ) -> Arc<Syncer> {
         Arc::new(Syncer {
@@ -95,6 +109,7 @@ impl Syncer {
             tasks: Mutex::default(),
             da,
             da_follower: Mutex::default(),
+            exec,
             reporter,
         })
     }
@@ -127,6 +142,7 @@ impl Syncer {
             }
         }));
         let height_in_da = height_in.clone();
+        let height_in_pending = height_in.clone();
         let (me, tx) = (Arc::clone(self), height_in);
         tasks.push(task::spawn("p2p-worker", &self.reporter, async move {
             loop {
@@ -145,23 +161,38 @@ impl Syncer {
         }));
         let me = Arc::clone(self);
         tasks.push(task::spawn("syncer-process", &self.reporter, async move {
+            // `initializeState`'s replayer.
+            let height = me.store.height();
+            if let Err(e) = sync_to_height(&me.exec, &me.store, height).await {
+                tracing::error!(
+                    node = me.reporter.node(),
+                    "syncer: failed to sync execution layer: {e}"
+                );
+            }
             while let Some((block, source)) = events.recv().await {
-                me.process_height_event(block, source);
+                me.process_height_event(block, source).await;
             }
         }));
         self.start_da_follower(&height_in_da);
-        let me = Arc::clone(self);
+        let (me, tx) = (Arc::clone(self), height_in_pending);
         tasks.push(task::spawn("syncer-pending", &self.reporter, async move {
             loop {
                 tokio::time::sleep(PENDING_PERIOD).await;
-                let next = me.store.height() + 1;
-                let parked = {
-                    let mut pending = me.pending();
-                    pending.retain(|h, _| *h >= next);
-                    pending.remove(&next)
-                };
-                if let Some((block, source)) = parked {
-                    me.process_height_event(block, source);
+                // `processPendingEvents`: from the next height on, while
+                // `heightInCh` takes them.
+                let mut next = me.store.height() + 1;
+                me.pending().retain(|h, _| *h >= next);
+                for _ in 0..HEIGHT_IN_CAPACITY {
+                    let Some((block, source)) = me.pending().remove(&next) else {
+                        break;
+                    };
+                    if let Err(mpsc::error::TrySendError::Full((block, source))) =
+                        tx.try_send((block, source))
+                    {
+                        me.pending().insert(next, (block, source));
+                        break;
+                    }
+                    next += 1;
                 }
             }
         }));
@@ -211,7 +242,7 @@ impl Syncer {
     }
 
     /// `processHeightEvent` + `TrySyncNextBlock`.
-    fn process_height_event(&self, block: Block, source: Source) {
+    async fn process_height_event(&self, block: Block, source: Source) {
         let stored = self.store.height();
         if block.height <= stored {
             return;
@@ -220,7 +251,39 @@ impl Syncer {
             self.pending().insert(block.height, (block, source));
             return;
         }
-        match self.store.put(&block) {
+        let Some(state_app_hash) = self.store.app_hash(stored) else {
+            tracing::error!(node = self.reporter.node(), "syncer: no state at {stored}");
+            return;
+        };
+        // `ValidateBlock` before executing: a block that does not chain
+        // onto the tip is invalid (dropped); another app hash is an
+        // invalid state.
+        let tip_hash = self.store.get(stored).map_or(0, |b| b.hash);
+        if block.prev_hash == tip_hash && block.app_hash != state_app_hash {
+            self.reporter.violation(format!(
+                "invalid state: block {} carries app hash {:016x}, the state after {stored} is {state_app_hash:016x}",
+                block.height, block.app_hash
+            ));
+            return;
+        }
+        let state_root = if block.prev_hash == tip_hash {
+            // `ApplyBlock`.
+            match execute_txs_with_retry(&self.exec, &block, state_app_hash, None).await {
+                Ok(r) => r.state_root,
+                Err(e) => {
+                    tracing::error!(
+                        node = self.reporter.node(),
+                        height = block.height,
+                        "syncer: failed to apply block: {e}"
+                    );
+                    return;
+                }
+            }
+        } else {
+            // Refused by the store below, unexecuted.
+            state_app_hash
+        };
+        match self.store.put(&block, state_root) {
             Ok(_) => {
                 // `newState.DAHeight = event.DaHeight` when higher.
                 if let Source::Da(da_height) = source {
@@ -287,7 +350,7 @@ impl Syncer {
     /// check; raft one ahead → apply raft's block; local ahead → the local
     /// block at raft's height must carry raft's hash; local behind by more
     /// than one → nothing (success); an empty raft state → an error.
-    pub fn recover_from_raft(&self, raft: &RaftBlockState) -> Result<(), String> {
+    pub async fn recover_from_raft(&self, raft: &RaftBlockState) -> Result<(), String> {
         let local = self.store.height();
         if raft.height == 0 {
             // Go reads the raft state's header, which is empty here.
@@ -300,9 +363,29 @@ impl Syncer {
             let Some(block) = &raft.block else {
                 return Err(format!("raft state at {} carries no block", raft.height));
             };
+            // `trySyncNextBlockWithState`: validate, execute, commit.
+            let state = self
+                .store
+                .app_hash(local)
+                .ok_or_else(|| format!("no state at {local}"))?;
+            let tip_hash = self.store.get(local).map_or(0, |b| b.hash);
+            if block.prev_hash != tip_hash || block.app_hash != state {
+                return Err(format!(
+                    "applying raft block {}: invalid block (last hash or app hash)",
+                    raft.height
+                ));
+            }
+            let result = execute_txs_with_retry(&self.exec, block, state, None)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "applying raft block {}: failed to apply block: {e}",
+                        raft.height
+                    )
+                })?;
             return self
                 .store
-                .put(block)
+                .put(block, result.state_root)
                 .map(|_| ())
                 .map_err(|e| format!("applying raft block {}: {e}", raft.height));
         }

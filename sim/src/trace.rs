@@ -19,7 +19,7 @@ use node::hooks::observe::{EntryId, Event, Observer, Phase, StartedBy, WorkerRol
 
 /// Version of the trace encoding. Bump it with any change to
 /// [`Record::encode`]; every stored trace hash of another version is void.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 
 /// One line of the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,6 +293,50 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(35);
             out.u64(*height);
             out.u64(*da_height);
+        }
+        Event::StateUpdated {
+            height,
+            timestamp_s,
+            app_hash,
+        } => {
+            out.tag(36);
+            out.u64(*height);
+            out.u64(*timestamp_s);
+            out.u64(*app_hash);
+        }
+        Event::ExecStarted {
+            height,
+            timestamp_s,
+            payload,
+        } => {
+            out.tag(37);
+            out.u64(*height);
+            out.u64(*timestamp_s);
+            out.u64(*payload);
+        }
+        Event::ExecResumed {
+            height,
+            payload,
+            same_inputs,
+        } => {
+            out.tag(38);
+            out.u64(*height);
+            out.u64(*payload);
+            out.tag(u8::from(*same_inputs));
+        }
+        Event::ElHead {
+            height,
+            hash,
+            parent_hash,
+            timestamp_s,
+            state_root,
+        } => {
+            out.tag(39);
+            out.u64(*height);
+            out.u64(*hash);
+            out.u64(*parent_hash);
+            out.u64(*timestamp_s);
+            out.u64(*state_root);
         }
     }
 }

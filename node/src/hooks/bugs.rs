@@ -51,6 +51,28 @@ pub struct Bugs {
     /// #3230 intermediate `40b7251d0` (fixed in `0f6818f18`): abdicates at
     /// once and only logs a failed transfer (a leader without a worker).
     pub ev3230_failed_transfer: bool,
+    /// #3221 (fixed in `022b56577`): `reconcileExecutionAtHeight` resumes
+    /// a "started" payload whenever the EL still has it, without comparing
+    /// its ExecMeta's timestamp and tx hash with the block to execute (the
+    /// code of `b016bed9b`, the last change to `execution/evm/execution.go`
+    /// before the fix).
+    ///
+    /// Post-mortem: the started stage exists so that a node that crashed
+    /// between forkchoiceUpdated and newPayload can finish the same block
+    /// after a restart. But the block executed at that height after the
+    /// restart need not be the one that was started: a new leader builds
+    /// its own block there (another timestamp, other transactions), or the
+    /// old leader rebuilds after its pending block was lost. The EL (reth)
+    /// outlives the node's crash, so its payload cache still holds the old
+    /// build; the pre-fix code resumed it and promoted a block built from
+    /// the old inputs. The consensus block and the EL block then disagree
+    /// (the EL block hash, and with transactions the state root), the
+    /// node's EL forks from its peers' for good, and nothing in the node
+    /// notices: the state root it checks is the one the stale payload
+    /// returned. The fix compares the Unix-second timestamp and the tx
+    /// hash before resuming; the promoted and EL-level paths still compare
+    /// seconds only.
+    pub ev3221_resume_other_txs: bool,
 }
 
 /// Name and one-line description of every switch, as used on the command line.
@@ -90,6 +112,12 @@ pub const BUG_SWITCHES: &[(&str, &str)] = &[
         "#3230 intermediate 40b7251d0, fixed in 0f6818f18: store-lag abdication whose transfer \
          fails is only logged: a raft leader without a worker",
     ),
+    (
+        "ev3221-resume-other-txs",
+        "#3221, fixed in 022b56577: the execution client resumes a started payload whenever the \
+         EL still has it, even for a block with another timestamp or other txs (a stale build is \
+         promoted: the EL forks)",
+    ),
 ];
 
 impl Bugs {
@@ -104,6 +132,7 @@ impl Bugs {
             "ev3255-far-behind-leader" => &mut self.ev3255_far_behind_leader,
             "ev3230-hot-potato" => &mut self.ev3230_hot_potato,
             "ev3230-failed-transfer" => &mut self.ev3230_failed_transfer,
+            "ev3221-resume-other-txs" => &mut self.ev3221_resume_other_txs,
             _ => {
                 let known: Vec<&str> = BUG_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -126,6 +155,7 @@ impl Bugs {
             self.ev3255_far_behind_leader,
             self.ev3230_hot_potato,
             self.ev3230_failed_transfer,
+            self.ev3221_resume_other_txs,
         ];
         BUG_SWITCHES
             .iter()

@@ -231,6 +231,37 @@ pub enum Event {
         height: u64,
         da_height: u64,
     },
+    /// The store committed a block with the state after it (the batch's
+    /// `UpdateState`): the header time in Unix seconds and the app hash.
+    StateUpdated {
+        height: u64,
+        timestamp_s: u64,
+        app_hash: u64,
+    },
+    /// The execution client saved the "started" ExecMeta of `height`
+    /// (after forkchoiceUpdated gave it `payload`).
+    ExecStarted {
+        height: u64,
+        timestamp_s: u64,
+        payload: u64,
+    },
+    /// The execution client resumes a started payload at `height`
+    /// (`same_inputs`: its ExecMeta's timestamp and tx hash match the
+    /// block's; false only with `ev3221-resume-other-txs`).
+    ExecResumed {
+        height: u64,
+        payload: u64,
+        same_inputs: bool,
+    },
+    /// The execution layer's canonical head is now this block (after a
+    /// forkchoice update: a new block, a reuse, or a rollback).
+    ElHead {
+        height: u64,
+        hash: u64,
+        parent_hash: u64,
+        timestamp_s: u64,
+        state_root: u64,
+    },
 }
 
 /// One raft log entry, as the checkers compare them: its position, the term

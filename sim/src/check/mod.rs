@@ -8,6 +8,7 @@
 //!   [`durability`], [`synced_durable`], [`consistent_restart`], and
 //!   [`double_signing`] (No double signing: raft's applies and gossip);
 //! - the DA layer: [`da`] (DA blocks collect, the e2e DA check, at the end);
+//! - execution ([`exec`]): EL blocks agree, Executor matches the store;
 //! - the node's own word: [`node_report`] (its invariants and panics), and
 //!   its guards ([`roles`]`::guards`);
 //! - roles, workers and services ([`roles`]), and the syncers ([`syncer`]);
@@ -34,6 +35,8 @@ pub mod disk;
 pub mod double_signing;
 #[cfg(feature = "sim")]
 pub mod durability;
+#[cfg(feature = "sim")]
+pub mod exec;
 #[cfg(feature = "sim")]
 pub mod height;
 #[cfg(feature = "sim")]
@@ -213,6 +216,7 @@ impl Checks {
             consistent_restart::ConsistentRestartCheck::default(),
         ));
         checkers.push(Box::new(double_signing::DoubleSigningCheck::default()));
+        checkers.extend(exec::checkers());
         checkers.extend(p2p::checkers(nodes, bounds));
         checkers.push(Box::new(stall::StallCheck::new(nodes, bounds)));
         checkers.push(Box::new(settles::SettlesCheck::default()));

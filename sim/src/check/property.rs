@@ -25,6 +25,9 @@ pub enum Property {
     NoDoubleSigning,
     // The DA layer.
     DaBlocksCollect,
+    // Execution.
+    ElBlocksAgree,
+    ExecutorMatchesStore,
     // The node's own word.
     NodeInvariant,
     GuardFired,
@@ -47,7 +50,7 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 27] = [
+    pub const ALL: [Property; 30] = [
         Property::ElectionSafety,
         Property::OneVotePerTerm,
         Property::LogMatching,
@@ -61,6 +64,8 @@ impl Property {
         Property::ConsistentRestart,
         Property::NoDoubleSigning,
         Property::DaBlocksCollect,
+        Property::ElBlocksAgree,
+        Property::ExecutorMatchesStore,
         Property::NodeInvariant,
         Property::GuardFired,
         Property::LeaderWorkWhileLeading,
@@ -94,6 +99,8 @@ impl Property {
             Property::ConsistentRestart => "Consistent restart",
             Property::NoDoubleSigning => "No double signing",
             Property::DaBlocksCollect => "DA blocks collect",
+            Property::ElBlocksAgree => "EL blocks agree",
+            Property::ExecutorMatchesStore => "Executor matches the store",
             Property::NodeInvariant => "Node invariant",
             Property::GuardFired => "Guard fired",
             Property::LeaderWorkWhileLeading => "Leader work only while leading",

@@ -15,6 +15,7 @@
 //! | `became_leader`    | `VoteSaved { candidate: itself, committed: true }`      |
 //! | `first_append`     | the first `LogAppended` of a term whose entry's leader is the node itself |
 //! | `sync_started`     | `ServiceStarted`                                        |
+//! | `exec_started`     | `ExecStarted` (the execution client saved a "started" ExecMeta, after forkchoiceUpdated) |
 //!
 //! `first_append` approximates "the leader's first AppendEntries of its
 //! term": it is the leader's first own entry of the term (openraft appends
@@ -39,10 +40,22 @@ pub enum TriggerName {
     BecameLeader,
     FirstAppend,
     SyncStarted,
+    ExecStarted,
 }
 
 impl TriggerName {
-    pub const ALL: [TriggerName; 5] = [
+    pub const ALL: [TriggerName; 6] = [
+        TriggerName::BecameCandidate,
+        TriggerName::GrantedVote,
+        TriggerName::BecameLeader,
+        TriggerName::FirstAppend,
+        TriggerName::SyncStarted,
+        TriggerName::ExecStarted,
+    ];
+
+    /// The triggers the swarm draws from (`scenario::draw`): those it had
+    /// before `exec_started`, so that its seeds keep their scenarios.
+    pub const DRAWN: [TriggerName; 5] = [
         TriggerName::BecameCandidate,
         TriggerName::GrantedVote,
         TriggerName::BecameLeader,
@@ -57,6 +70,7 @@ impl TriggerName {
             TriggerName::BecameLeader => "became_leader",
             TriggerName::FirstAppend => "first_append",
             TriggerName::SyncStarted => "sync_started",
+            TriggerName::ExecStarted => "exec_started",
         }
     }
 }
@@ -180,6 +194,7 @@ impl Classifier {
                 })
             }
             Event::ServiceStarted { .. } => Some(TriggerName::SyncStarted),
+            Event::ExecStarted { .. } => Some(TriggerName::ExecStarted),
             _ => None,
         }
     }

@@ -420,7 +420,27 @@ fn node_event(node: &mut NodeState, at: Micros, event: &Event, terms: &mut Terms
         | Event::RaftBlockApplied { .. }
         | Event::GossipReceived { .. }
         | Event::DaSubmitted { .. }
-        | Event::DaRetrieved { .. } => {}
+        | Event::DaRetrieved { .. }
+        | Event::StateUpdated { .. }
+        | Event::ExecStarted { .. }
+        | Event::ElHead { .. } => {}
+        Event::ExecResumed {
+            height,
+            payload,
+            same_inputs,
+        } => node.mark(
+            at,
+            "event",
+            format!("resume {height}"),
+            format!(
+                "execution client resumes payload {payload:016x} at height {height}{}",
+                if *same_inputs {
+                    ""
+                } else {
+                    " built for other inputs"
+                }
+            ),
+        ),
         Event::TransferStarted { target } => node.mark(
             at,
             "event",

@@ -1,0 +1,338 @@
+//! The node's execution client (`execution/evm/execution.go:EngineClient`):
+//! `ExecuteTxs` and the payload lifecycle, forkchoice, `Rollback`,
+//! `GetLatestHeight`. One per node process (Go builds it once in
+//! `apps/evm/cmd/run.go`, shared by the executor and the syncer), over the
+//! node's EL ([`Engine`]) and its ExecMeta keys ([`ExecMetaStore`]).
+//! `reconcileExecutionAtHeight` is in [`super::reconcile`].
+//!
+//! Emulation: each Engine API call (forkchoiceUpdated, getPayload,
+//! newPayload) costs [`ENGINE_RPC_LATENCY`] of simulated time, the round
+//! trip to reth; the eth API reads (`HeaderByNumber`) cost none. So a
+//! process may die between two Engine API calls, as the Go node can.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::meta::{hash_txs, ExecMeta, ExecMetaStore, ExecStage};
+use super::retry::{
+    retry_with_backoff_on_payload_status, validate_payload_status, EngineError,
+    INITIAL_RETRY_BACKOFF, MAX_PAYLOAD_STATUS_RETRIES,
+};
+use crate::el::{ElBlock, Engine, Forkchoice, PayloadAttributes};
+use crate::hooks::observe::{Event, Reporter};
+
+/// The simulated round trip of one Engine API call.
+pub const ENGINE_RPC_LATENCY: Duration = Duration::from_millis(1);
+/// `SafeBlockLag`, `FinalizedBlockLag`.
+pub const SAFE_BLOCK_LAG: u64 = 2;
+pub const FINALIZED_BLOCK_LAG: u64 = 3;
+/// `cacheBlockHash`'s bound.
+const BLOCK_HASH_CACHE: u64 = 10;
+
+/// `execution.ExecuteResult` (the next proposer is not modelled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecuteResult {
+    pub state_root: u64,
+}
+
+/// The client's in-memory forkchoice (`currentHeadBlockHash`, ...), and
+/// the last head it reported.
+#[derive(Debug, Default)]
+struct ClientState {
+    head: u64,
+    safe: u64,
+    finalized: u64,
+    block_hash_cache: BTreeMap<u64, u64>,
+    reported_head: Option<u64>,
+}
+
+/// `EngineClient`.
+pub struct EngineClient {
+    pub(super) engine: Engine,
+    pub(super) meta: ExecMetaStore,
+    state: Mutex<ClientState>,
+    /// `ev3221-resume-other-txs`: the pre-fix started-stage check.
+    pub(super) resume_other_txs: bool,
+    pub(super) reporter: Reporter,
+}
+
+impl EngineClient {
+    /// `NewEngineExecutionClient`: fresh in-memory forkchoice (zero hashes).
+    pub fn new(
+        engine: Engine,
+        meta: ExecMetaStore,
+        resume_other_txs: bool,
+        reporter: Reporter,
+    ) -> EngineClient {
+        EngineClient {
+            engine,
+            meta,
+            state: Mutex::default(),
+            resume_other_txs,
+            reporter,
+        }
+    }
+
+    fn st(&self) -> MutexGuard<'_, ClientState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The EL this client drives.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// `ExecuteTxs`: reconcile first (reuse or resume), then the parent's
+    /// state-root check, forkchoiceUpdated with attributes (retried on
+    /// SYNCING), save "started", and `processPayload`.
+    pub async fn execute_txs(
+        &self,
+        txs: &[u64],
+        height: u64,
+        timestamp_s: u64,
+        prev_state_root: Option<u64>,
+    ) -> Result<ExecuteResult, String> {
+        match self
+            .reconcile_execution_at_height(height, timestamp_s, txs)
+            .await
+        {
+            Err(e) => tracing::warn!(
+                node = self.reporter.node(),
+                height,
+                "ExecuteTxs: idempotency check failed: {e}"
+            ),
+            Ok(Some(super::reconcile::Found::StateRoot(state_root))) => {
+                return Ok(ExecuteResult { state_root })
+            }
+            Ok(Some(super::reconcile::Found::Payload(id))) => {
+                let state_root = self.process_payload(id, txs).await?;
+                return Ok(ExecuteResult { state_root });
+            }
+            Ok(None) => {}
+        }
+        let parent = self.get_block_info(height - 1).ok_or_else(|| {
+            format!(
+                "failed to get block info: no block at height {}",
+                height - 1
+            )
+        })?;
+        if let Some(prev) = prev_state_root {
+            if prev != parent.state_root {
+                return Err(format!(
+                    "prevStateRoot mismatch at height {}: consensus={prev:016x} execution={:016x}",
+                    height - 1,
+                    parent.state_root
+                ));
+            }
+        }
+        self.cache_block_hash(height - 1, parent.hash);
+        let args = {
+            let s = self.st();
+            Forkchoice {
+                head: parent.hash,
+                safe: s.safe,
+                finalized: s.finalized,
+            }
+        };
+        let attrs = PayloadAttributes {
+            timestamp_s,
+            txs: txs.to_vec(),
+        };
+        let payload_id = retry_with_backoff_on_payload_status(
+            || async {
+                tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+                let r = self.engine.forkchoice_updated(args, Some(&attrs));
+                validate_payload_status(r.status)?;
+                r.payload_id
+                    .ok_or_else(|| EngineError::Other("returned nil PayloadID".into()))
+            },
+            MAX_PAYLOAD_STATUS_RETRIES,
+            INITIAL_RETRY_BACKOFF,
+            "ExecuteTxs forkchoice",
+        )
+        .await?;
+        self.report_head();
+        self.save_exec_meta(ExecMeta {
+            height,
+            timestamp_s,
+            payload_id: Some(payload_id),
+            block_hash: None,
+            state_root: None,
+            tx_hash: hash_txs(txs),
+            stage: ExecStage::Started,
+        });
+        self.reporter.event(Event::ExecStarted {
+            height,
+            timestamp_s,
+            payload: payload_id,
+        });
+        let state_root = self.process_payload(payload_id, txs).await?;
+        Ok(ExecuteResult { state_root })
+    }
+
+    /// `processPayload`: GetPayload, NewPayload (retried on SYNCING and
+    /// ACCEPTED), the new head by `setFinalWithHeight`, save "promoted".
+    pub(super) async fn process_payload(&self, id: u64, txs: &[u64]) -> Result<u64, String> {
+        tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+        let block = self
+            .engine
+            .get_payload(id)
+            .map_err(|e| format!("get payload failed: {e}"))?;
+        retry_with_backoff_on_payload_status(
+            || async {
+                tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+                validate_payload_status(self.engine.new_payload(&block))
+            },
+            MAX_PAYLOAD_STATUS_RETRIES,
+            INITIAL_RETRY_BACKOFF,
+            "processPayload newPayload",
+        )
+        .await?;
+        self.cache_block_hash(block.height, block.hash);
+        self.set_final_with_height(block.hash, block.height)
+            .await
+            .map_err(|e| format!("forkchoice update failed: {e}"))?;
+        self.save_exec_meta(ExecMeta {
+            height: block.height,
+            timestamp_s: block.timestamp_s,
+            payload_id: Some(id),
+            block_hash: Some(block.hash),
+            state_root: Some(block.state_root),
+            tx_hash: hash_txs(txs),
+            stage: ExecStage::Promoted,
+        });
+        Ok(block.state_root)
+    }
+
+    /// `setHead`: the head only; safe and finalized unchanged.
+    pub(super) async fn set_head(&self, hash: u64) -> Result<(), String> {
+        let args = {
+            let mut s = self.st();
+            s.head = hash;
+            Forkchoice {
+                head: s.head,
+                safe: s.safe,
+                finalized: s.finalized,
+            }
+        };
+        self.do_forkchoice_update(args, "setHead").await
+    }
+
+    /// `setFinalWithHeight(hash, height, isFinal = false)`: the head, with
+    /// safe and finalized lagging by [`SAFE_BLOCK_LAG`] and
+    /// [`FINALIZED_BLOCK_LAG`] (from the hash cache, else the EL).
+    async fn set_final_with_height(&self, hash: u64, height: u64) -> Result<(), String> {
+        let lagged = |lag: u64| -> Option<u64> {
+            if height <= lag {
+                return None;
+            }
+            let at = height - lag;
+            let cached = self.st().block_hash_cache.get(&at).copied();
+            cached.or_else(|| self.get_block_info(at).map(|b| b.hash))
+        };
+        let (safe, finalized) = (lagged(SAFE_BLOCK_LAG), lagged(FINALIZED_BLOCK_LAG));
+        let args = {
+            let mut s = self.st();
+            s.head = hash;
+            if let Some(safe) = safe {
+                s.safe = safe;
+            }
+            if let Some(finalized) = finalized {
+                s.finalized = finalized;
+            }
+            Forkchoice {
+                head: s.head,
+                safe: s.safe,
+                finalized: s.finalized,
+            }
+        };
+        self.do_forkchoice_update(args, "setFinal").await
+    }
+
+    /// `doForkchoiceUpdate`: forkchoiceUpdated without attributes, retried
+    /// on SYNCING.
+    async fn do_forkchoice_update(&self, args: Forkchoice, operation: &str) -> Result<(), String> {
+        let r = retry_with_backoff_on_payload_status(
+            || async {
+                tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+                validate_payload_status(self.engine.forkchoice_updated(args, None).status)
+            },
+            MAX_PAYLOAD_STATUS_RETRIES,
+            INITIAL_RETRY_BACKOFF,
+            operation,
+        )
+        .await;
+        self.report_head();
+        r
+    }
+
+    /// `Rollback(target)`: head, safe and finalized all to the block at
+    /// `target`.
+    pub async fn rollback(&self, target: u64) -> Result<(), String> {
+        let hash = self
+            .get_block_info(target)
+            .ok_or_else(|| format!("get block at height {target}: not found"))?
+            .hash;
+        tracing::info!(
+            node = self.reporter.node(),
+            target,
+            "rolling back execution layer via forkchoice update"
+        );
+        let args = {
+            let mut s = self.st();
+            s.head = hash;
+            s.safe = hash;
+            s.finalized = hash;
+            Forkchoice {
+                head: hash,
+                safe: hash,
+                finalized: hash,
+            }
+        };
+        self.do_forkchoice_update(args, "Rollback")
+            .await
+            .map_err(|e| format!("forkchoice update for rollback failed: {e}"))
+    }
+
+    /// `GetLatestHeight`.
+    pub fn get_latest_height(&self) -> u64 {
+        self.engine.latest().height
+    }
+
+    /// `getBlockInfo`: the canonical block at `height`.
+    pub(super) fn get_block_info(&self, height: u64) -> Option<ElBlock> {
+        self.engine.header_by_number(height)
+    }
+
+    /// `cacheBlockHash`: keeps the last [`BLOCK_HASH_CACHE`] heights.
+    fn cache_block_hash(&self, height: u64, hash: u64) {
+        let mut s = self.st();
+        s.block_hash_cache.insert(height, hash);
+        let min = height.saturating_sub(BLOCK_HASH_CACHE - 1);
+        s.block_hash_cache.retain(|h, _| *h >= min);
+    }
+
+    /// `saveExecMeta` (best effort in Go; the model's write cannot fail).
+    pub(super) fn save_exec_meta(&self, meta: ExecMeta) {
+        self.meta.save(meta);
+    }
+
+    /// Reports the EL's canonical head when it moved since last reported.
+    fn report_head(&self) {
+        let head = self.engine.latest();
+        let mut s = self.st();
+        if s.reported_head == Some(head.hash) {
+            return;
+        }
+        s.reported_head = Some(head.hash);
+        drop(s);
+        self.reporter.event(Event::ElHead {
+            height: head.height,
+            hash: head.hash,
+            parent_hash: head.parent_hash,
+            timestamp_s: head.timestamp_s,
+            state_root: head.state_root,
+        });
+    }
+}
