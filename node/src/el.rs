@@ -337,8 +337,8 @@ impl Engine {
         if ElBlock::seal(&parent, block.timestamp_s, block.txs.clone()) != *block {
             return PayloadStatus::Invalid;
         }
-        if !s.disk.blocks.contains_key(&block.hash) {
-            s.disk.blocks.insert(block.hash, block.clone());
+        if let std::collections::btree_map::Entry::Vacant(e) = s.disk.blocks.entry(block.hash) {
+            e.insert(block.clone());
             self.persist(&s);
         }
         PayloadStatus::Valid

@@ -180,9 +180,9 @@ impl Syncer {
                 tokio::time::sleep(PENDING_PERIOD).await;
                 // `processPendingEvents`: from the next height on, while
                 // `heightInCh` takes them.
-                let mut next = me.store.height() + 1;
-                me.pending().retain(|h, _| *h >= next);
-                for _ in 0..HEIGHT_IN_CAPACITY {
+                let first = me.store.height() + 1;
+                me.pending().retain(|h, _| *h >= first);
+                for next in (first..).take(HEIGHT_IN_CAPACITY) {
                     let Some((block, source)) = me.pending().remove(&next) else {
                         break;
                     };
@@ -192,7 +192,6 @@ impl Syncer {
                         me.pending().insert(next, (block, source));
                         break;
                     }
-                    next += 1;
                 }
             }
         }));

@@ -5,9 +5,9 @@
 //!
 //! - [`client`]: `EngineClient` (`execution/evm/execution.go`):
 //!   `ExecuteTxs`, `processPayload`, forkchoice, `Rollback`;
-//! - [`reconcile`]: `reconcileExecutionAtHeight`;
+//! - [`reconcile`](mod@reconcile): `reconcileExecutionAtHeight`;
 //! - [`meta`]: `ExecMeta` (`execution/evm/store.go`), on the node's disk;
-//! - [`retry`]: `retryWithBackoffOnPayloadStatus`.
+//! - [`retry`](mod@retry): `retryWithBackoffOnPayloadStatus`.
 //!
 //! The block layer's use of it (`executeTxsWithRetry`, the replayer) is
 //! the `replay` module. The EL and the ExecMeta data are modules of their
