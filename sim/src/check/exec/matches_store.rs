@@ -120,7 +120,14 @@ mod tests {
         c.observe(&rec(1, head(1, 0xa, 3)));
         c.observe(&rec(1, state(1, 3)));
         // n1's unsynced block 2 is lost with the power; the EL kept its own.
-        c.observe(&rec(1, head(2, 0xc, 5)));
+        let on_top = Event::ElHead {
+            height: 2,
+            hash: 0xc,
+            parent_hash: 0xa,
+            timestamp_s: 5,
+            state_root: 9,
+        };
+        c.observe(&rec(1, on_top));
         c.observe(&rec(1, state(2, 6)));
         let disk = DiskWord {
             blocks: vec![(1, 0x1)],
