@@ -64,6 +64,9 @@ pub async fn initialize_state(ctx: &NodeCtx) -> Result<bool, String> {
             );
         }
     }
+    if ctx.config.fixes.produce_from_raft_state {
+        adopt_raft_block(ctx)?;
+    }
     let has_pending = ctx.store.pending_block().is_some();
     // `Replayer.SyncToHeight(max(local, raft))`: it never fetches a block.
     let target = local.max(raft.height);
@@ -82,6 +85,34 @@ pub async fn initialize_state(ctx: &NodeCtx) -> Result<bool, String> {
         }
     }
     Ok(has_pending)
+}
+
+/// The `fix-produce-from-raft-state` remedy (docs/findings.md, F3): raft
+/// one block ahead of the store, its block becomes the pending block, so
+/// the first `ProduceBlock` re-proposes it instead of signing another
+/// block at that height; further ahead, the leader cannot produce.
+fn adopt_raft_block(ctx: &NodeCtx) -> Result<(), String> {
+    let raft = ctx.raft.get_state();
+    let local = ctx.store.height();
+    if raft.height <= local {
+        return Ok(());
+    }
+    match raft.block {
+        Some(block) if raft.height == local + 1 => {
+            tracing::info!(
+                node = ctx.config.id,
+                height = raft.height,
+                "raft one block ahead: its block is the pending block"
+            );
+            ctx.store.save_pending_block(&block);
+            Ok(())
+        }
+        _ => Err(format!(
+            "store at {local} is {} blocks behind raft at {}: cannot produce",
+            raft.height - local,
+            raft.height
+        )),
+    }
 }
 
 /// `Executor.Start` + `executionLoop`: returns with a critical error, or

@@ -17,6 +17,10 @@ pub struct Fixes {
     /// The block store syncs every write (badger `SyncWrites`), so a power
     /// loss keeps every block the store took.
     pub store_sync_writes: bool,
+    /// `initializeState` adopts raft's block as the pending block when
+    /// raft is one block ahead of the store, and refuses to start when it
+    /// is further ahead.
+    pub produce_from_raft_state: bool,
 }
 
 /// Name and one-line description of every fix switch.
@@ -39,6 +43,17 @@ pub const FIX_SWITCHES: &[(&str, &str)] = &[
          no store holds and that raft's FSM (latest block only) cannot restore \
          (docs/findings.md, F2)",
     ),
+    (
+        "fix-produce-from-raft-state",
+        "proposed remedy (not in the Go code): `Executor.initializeState` never lets the leader \
+         build at a height raft already holds: raft one block ahead of the store, it saves raft's \
+         block as the pending block (which `ProduceBlock` then re-proposes, as after a kill -9); \
+         further ahead, it fails (the worker error transfers leadership). Without it, a leader \
+         that stopped gracefully (which deletes its pending block) after proposing to a minority, \
+         and that wins again before any follower start (so the election loop's `IsSynced` and \
+         `Recover` never run), signs a second header at the height raft committed \
+         (docs/findings.md, F3)",
+    ),
 ];
 
 impl Fixes {
@@ -48,6 +63,7 @@ impl Fixes {
         let flag = match name {
             "fix-leader-barrier" => &mut self.leader_barrier,
             "fix-store-sync-writes" => &mut self.store_sync_writes,
+            "fix-produce-from-raft-state" => &mut self.produce_from_raft_state,
             _ => {
                 let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -62,7 +78,11 @@ impl Fixes {
 
     /// Names of the fixes that are on, in the order of [`FIX_SWITCHES`].
     pub fn names(&self) -> Vec<&'static str> {
-        let on = [self.leader_barrier, self.store_sync_writes];
+        let on = [
+            self.leader_barrier,
+            self.store_sync_writes,
+            self.produce_from_raft_state,
+        ];
         FIX_SWITCHES
             .iter()
             .zip(on)

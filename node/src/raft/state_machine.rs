@@ -143,10 +143,17 @@ impl StateMachine {
                     hash: block.hash,
                     accepted: false,
                 });
-                self.reporter.event(Event::GuardFired {
-                    guard: Guard::FsmRejectedBlock,
-                    detail: why.clone(),
-                });
+                // The same block again is the pending block re-proposed
+                // after a kill -9 (`ProduceBlock` reuses it at the store's
+                // next height, which raft may already hold): refused, and
+                // the store takes that same block, so nothing is hidden.
+                let same_block = block.height == last.height && block.hash == last.hash;
+                if !same_block {
+                    self.reporter.event(Event::GuardFired {
+                        guard: Guard::FsmRejectedBlock,
+                        detail: why.clone(),
+                    });
+                }
                 return ApplyResult::Rejected(why);
             }
         }
