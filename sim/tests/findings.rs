@@ -68,6 +68,37 @@ fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
     }
 }
 
+/// F3: a leader that stopped gracefully (its pending block deleted) after
+/// proposing to a minority, and wins again before any follower start,
+/// signs a height raft already has, on the seeds the known-open file
+/// names; with `fix-produce-from-raft-state` it does not on any of them.
+#[test]
+fn f3_graceful_exit_leader_double_signs_and_producing_from_raft_prevents_it() {
+    let scenario = load("known-open/graceful_exit_leader_double_signs.toml");
+    assert!(
+        !scenario
+            .fixes
+            .contains(&"fix-produce-from-raft-state".to_string()),
+        "the evidence runs without the remedy"
+    );
+    let mut fixed = scenario.clone();
+    fixed.fixes.push("fix-produce-from-raft-state".to_string());
+    for &seed in &scenario.expect.seeds {
+        let report = run_at(&scenario, seed);
+        assert!(
+            double_signs(&report),
+            "seed {seed} without the fix: {}",
+            describe(report.violation.as_ref())
+        );
+        let report = run_at(&fixed, seed);
+        assert!(
+            report.violation.is_none(),
+            "seed {seed} with fix-produce-from-raft-state: {}",
+            describe(report.violation.as_ref())
+        );
+    }
+}
+
 /// F2: after a site-wide power loss no leader produces again (every
 /// leader-elect waits for a block store that cannot catch up, abdicates);
 /// with `fix-store-sync-writes` no block is lost and the cluster goes on.

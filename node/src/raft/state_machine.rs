@@ -276,3 +276,62 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::block::Block;
+    use crate::raft::test_cluster::Recorder;
+    use crate::store::DiskHandle;
+
+    fn fsm(events: &Arc<Recorder>) -> StateMachine {
+        let reporter = Reporter::new(1, events.clone());
+        let snapshots = SnapshotStore::new(DiskHandle::in_memory(), 2);
+        let shared = Arc::new(Mutex::new(RaftBlockState::default()));
+        StateMachine::new(shared, Arc::new(Mutex::new(None)), snapshots, reporter).unwrap()
+    }
+
+    fn entry(block: Block) -> RaftBlock {
+        RaftBlock {
+            block,
+            last_submitted_da_header_height: 0,
+            last_submitted_da_data_height: 0,
+        }
+    }
+
+    fn guard_fired(events: &Recorder) -> bool {
+        let fired = |e: &Event| matches!(e, Event::GuardFired { .. });
+        events.events().iter().any(fired)
+    }
+
+    #[test]
+    fn the_same_block_again_is_refused_without_a_guard_firing() {
+        let events = Arc::new(Recorder::default());
+        let mut sm = fsm(&events);
+        let b1 = Block::build(1, 1_000, 0, 1, 7, Vec::new());
+        assert!(matches!(
+            sm.apply_block(entry(b1.clone()), 1, 1),
+            ApplyResult::Accepted
+        ));
+        let again = sm.apply_block(entry(b1), 2, 2);
+        assert!(matches!(again, ApplyResult::Rejected(_)));
+        assert!(!guard_fired(&events), "{:?}", events.events());
+    }
+
+    #[test]
+    fn another_block_at_the_same_height_fires_the_guard() {
+        let events = Arc::new(Recorder::default());
+        let mut sm = fsm(&events);
+        let b1 = Block::build(1, 1_000, 0, 1, 7, Vec::new());
+        let other = Block::build(1, 2_000, 0, 1, 7, Vec::new());
+        assert!(matches!(
+            sm.apply_block(entry(b1), 1, 1),
+            ApplyResult::Accepted
+        ));
+        let refused = sm.apply_block(entry(other), 2, 2);
+        assert!(matches!(refused, ApplyResult::Rejected(_)));
+        assert!(guard_fired(&events), "{:?}", events.events());
+    }
+}
