@@ -24,6 +24,10 @@ use super::draw::{self, round_ms};
 use super::fault::FaultName;
 use super::Scenario;
 
+/// The p2p init timeouts swarm draws from (never below the scenario's
+/// own): 5 s, 10 s, and the Go default of 30 s (`initFromP2PWithRetry`).
+const P2P_INIT_TIMEOUTS_MS: [u64; 3] = [5_000, 10_000, 30_000];
+
 /// The `[swarm]` section: bounds of what the seed may draw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -188,6 +192,24 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     knob(
         "explore.random_host_order",
         s.explore.random_host_order.to_string(),
+    );
+    // The p2p init timeout, up to the Go default (30 s): a short one hides
+    // what a node does while its init retries (the Go e2e tests run the
+    // default). The run is longer by what the timeout adds, so a node that
+    // waits it out can still catch up. Drawn after every other knob, so
+    // that adding it left their draws as they were.
+    let init_ms = P2P_INIT_TIMEOUTS_MS[rng.gen_range(0..P2P_INIT_TIMEOUTS_MS.len())];
+    let base_ms = s.cluster.p2p_init_timeout_ms;
+    if init_ms > base_ms {
+        s.cluster.p2p_init_timeout_ms = init_ms;
+        s.duration_s = round_ms(s.duration_s + (init_ms - base_ms) as f64 / 1000.0);
+    }
+    knob(
+        "cluster.p2p_init_timeout_ms",
+        format!(
+            "{} (duration_s {})",
+            s.cluster.p2p_init_timeout_ms, s.duration_s
+        ),
     );
     (s, knobs)
 }
