@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -159,6 +160,18 @@ struct ElState {
 pub struct Engine {
     inner: Arc<Mutex<ElState>>,
     file: Option<PathBuf>,
+    /// What the harness does to the EL process from outside (its faults):
+    /// not the EL's state, so a wipe keeps it.
+    outside: Arc<Mutex<Outside>>,
+}
+
+/// The EL process as the harness's faults leave it (`el_outage`,
+/// `el_slow`): down (every call refused), and extra time per Engine API
+/// call.
+#[derive(Clone, Copy, Debug, Default)]
+struct Outside {
+    down: bool,
+    extra_latency: Duration,
 }
 
 impl Engine {
@@ -180,6 +193,7 @@ impl Engine {
                 ..ElState::default()
             })),
             file: Some(file),
+            outside: Arc::default(),
         })
     }
 
@@ -207,6 +221,35 @@ impl Engine {
         let mut s = self.lock();
         s.payloads.clear();
         s.payload_order.clear();
+    }
+
+    /// The EL process goes down (`down`: its payload cache dies with it;
+    /// every call is refused until it is back) or comes back up (its
+    /// database as it was).
+    pub fn set_down(&self, down: bool) {
+        if down {
+            self.restart();
+        }
+        self.outside.lock().unwrap_or_else(|e| e.into_inner()).down = down;
+    }
+
+    /// Each Engine API call takes `extra` more (a slow or loaded EL).
+    pub fn set_extra_latency(&self, extra: Duration) {
+        self.outside
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extra_latency = extra;
+    }
+
+    /// What a call meets now: refused while the EL is down, else the
+    /// extra time it takes.
+    pub fn reach(&self) -> Result<Duration, String> {
+        let outside = *self.outside.lock().unwrap_or_else(|e| e.into_inner());
+        if outside.down {
+            Err("dial tcp: connect: connection refused (execution layer down)".to_string())
+        } else {
+            Ok(outside.extra_latency)
+        }
     }
 
     /// A fresh EL: empty database and cache.

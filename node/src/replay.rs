@@ -67,7 +67,9 @@ pub async fn sync_to_height(exec: &EngineClient, store: &Store, target: u64) -> 
     if target < 1 {
         return Ok(());
     }
-    let exec_height = exec.get_latest_height();
+    let exec_height = exec
+        .get_latest_height()
+        .map_err(|e| format!("failed to get execution layer height: {e}"))?;
     if exec_height > target {
         return exec.rollback(target).await.map_err(|e| {
             format!("failed to rollback execution layer from {exec_height} to {target}: {e}")

@@ -9,6 +9,8 @@
 //! newPayload) costs [`ENGINE_RPC_LATENCY`] of simulated time, the round
 //! trip to reth; the eth API reads (`HeaderByNumber`) cost none. So a
 //! process may die between two Engine API calls, as the Go node can.
+//! An EL that is down (`el_outage`) refuses every call at once; a slow
+//! one (`el_slow`) adds its delay to each Engine API call ([`Engine::reach`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -72,6 +74,15 @@ impl EngineClient {
             resume_other_txs,
             reporter,
         }
+    }
+
+    /// One Engine API round trip: refused at once while the EL is down;
+    /// else [`ENGINE_RPC_LATENCY`] plus what an `el_slow` fault adds, and
+    /// refused if the EL went down meanwhile.
+    pub(super) async fn rpc(&self) -> Result<(), String> {
+        let extra = self.engine.reach()?;
+        tokio::time::sleep(ENGINE_RPC_LATENCY + extra).await;
+        self.engine.reach().map(|_| ())
     }
 
     fn st(&self) -> MutexGuard<'_, ClientState> {
@@ -141,7 +152,7 @@ impl EngineClient {
         };
         let payload_id = retry_with_backoff_on_payload_status(
             || async {
-                tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+                self.rpc().await.map_err(EngineError::Other)?;
                 let r = self.engine.forkchoice_updated(args, Some(&attrs));
                 validate_payload_status(r.status)?;
                 r.payload_id
@@ -174,14 +185,16 @@ impl EngineClient {
     /// `processPayload`: GetPayload, NewPayload (retried on SYNCING and
     /// ACCEPTED), the new head by `setFinalWithHeight`, save "promoted".
     pub(super) async fn process_payload(&self, id: u64, txs: &[u64]) -> Result<u64, String> {
-        tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+        self.rpc()
+            .await
+            .map_err(|e| format!("get payload failed: {e}"))?;
         let block = self
             .engine
             .get_payload(id)
             .map_err(|e| format!("get payload failed: {e}"))?;
         retry_with_backoff_on_payload_status(
             || async {
-                tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+                self.rpc().await.map_err(EngineError::Other)?;
                 validate_payload_status(self.engine.new_payload(&block))
             },
             MAX_PAYLOAD_STATUS_RETRIES,
@@ -255,7 +268,7 @@ impl EngineClient {
     async fn do_forkchoice_update(&self, args: Forkchoice, operation: &str) -> Result<(), String> {
         let r = retry_with_backoff_on_payload_status(
             || async {
-                tokio::time::sleep(ENGINE_RPC_LATENCY).await;
+                self.rpc().await.map_err(EngineError::Other)?;
                 validate_payload_status(self.engine.forkchoice_updated(args, None).status)
             },
             MAX_PAYLOAD_STATUS_RETRIES,
@@ -295,13 +308,16 @@ impl EngineClient {
             .map_err(|e| format!("forkchoice update for rollback failed: {e}"))
     }
 
-    /// `GetLatestHeight`.
-    pub fn get_latest_height(&self) -> u64 {
-        self.engine.latest().height
+    /// `GetLatestHeight` (fails while the EL is down).
+    pub fn get_latest_height(&self) -> Result<u64, String> {
+        self.engine.reach()?;
+        Ok(self.engine.latest().height)
     }
 
-    /// `getBlockInfo`: the canonical block at `height`.
+    /// `getBlockInfo`: the canonical block at `height`; none while the EL
+    /// is down (every caller treats the error as not found).
     pub(super) fn get_block_info(&self, height: u64) -> Option<ElBlock> {
+        self.engine.reach().ok()?;
         self.engine.header_by_number(height)
     }
 

@@ -10,7 +10,7 @@
 //! 3. an EL block at that height: equal timestamp → set head, save
 //!    promoted, reuse; different → roll the EL back to height − 1.
 
-use super::client::{EngineClient, ENGINE_RPC_LATENCY};
+use super::client::EngineClient;
 use super::meta::{hash_txs, ExecMeta, ExecStage};
 use crate::hooks::observe::Event;
 
@@ -48,8 +48,8 @@ impl EngineClient {
                             "ExecuteTxs: ignoring stale in-progress execution for different block inputs"
                         );
                     } else {
-                        tokio::time::sleep(ENGINE_RPC_LATENCY).await;
-                        if self.engine.get_payload(id).is_ok() {
+                        let reached = self.rpc().await;
+                        if reached.is_ok() && self.engine.get_payload(id).is_ok() {
                             tracing::info!(
                                 node,
                                 height,

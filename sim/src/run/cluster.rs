@@ -135,9 +135,12 @@ pub fn bounds(s: &Scenario) -> Bounds {
     //   its last round of requests (one exchange timeout per peer, asked in
     //   turn);
     let p2p_init = t.p2p_init_timeout + peers * t.exchange_timeout;
+    // - an EL back from an outage: the executor's next attempt comes
+    //   within one retry wait (`executeTxsWithRetry`);
+    let exec_retry = node::replay::MAX_RETRIES_TIMEOUT;
     // - a block time, and the block's replication (4 one-way delays).
     let produce = t.block_time + 4 * latency;
-    let chain = elect + abdicate + exit + p2p_init + produce;
+    let chain = elect + abdicate + exit + p2p_init + exec_retry + produce;
     // openraft times an AppendEntries out after one heartbeat interval
     // (a tenth of the heartbeat timeout, `node::raft`): a link whose round
     // trip reaches it cannot replicate, and the stall check counts it as
@@ -299,6 +302,11 @@ impl Cluster<'_> {
 
     pub fn node_count(&self) -> u64 {
         self.nodes.len() as u64
+    }
+
+    /// The node's execution layer (kept across the node's restarts).
+    pub fn el(&self, id: u64) -> &node::el::Engine {
+        self.node(id).disk.el()
     }
 
     /// What the node's disk holds now, for the checkers.

@@ -359,6 +359,14 @@ impl Target for Run<'_> {
             .da_speed(range, Duration::from_millis(inclusion_ms));
     }
 
+    fn el_down(&mut self, node: u64, down: bool) {
+        self.cluster.el(node).set_down(down);
+    }
+
+    fn el_slow(&mut self, node: u64, extra: Duration) {
+        self.cluster.el(node).set_extra_latency(extra);
+    }
+
     fn da_slow_reset(&mut self) -> [u64; 2] {
         let range = self.cluster.da_base_latency_ms();
         self.cluster.da_speed(range, Duration::ZERO);

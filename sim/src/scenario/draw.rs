@@ -160,6 +160,16 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
             };
             vec![for_slot(d, slow)]
         }
+        // EL faults end with their `for_s` (the slot's hold).
+        FaultName::ElOutage => vec![for_slot(d, FaultKind::ElOutage { node: node(rng) })],
+        FaultName::ElSlow => {
+            let latency_ms = [20, 100, 500, 2000][rng.gen_range(0..4)];
+            let slow = FaultKind::ElSlow {
+                node: node(rng),
+                latency_ms,
+            };
+            vec![for_slot(d, slow)]
+        }
     }
 }
 
@@ -225,7 +235,9 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
             }
             FaultKind::DaOutage {
                 node: Some(node), ..
-            } => *node = event,
+            }
+            | FaultKind::ElOutage { node }
+            | FaultKind::ElSlow { node, .. } => *node = event,
             FaultKind::Heal {}
             | FaultKind::Loss { .. }
             | FaultKind::DaOutage { node: None, .. }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::da_fault::{self, DaOutageMode};
+use super::el_fault;
 pub use super::fault_name::FaultName;
 pub use super::target::Target;
 use super::trigger::Trigger;
@@ -118,6 +119,11 @@ pub enum FaultKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         inclusion_ms: Option<i64>,
     },
+    /// The node's execution layer is down for `for_s` (see [`el_fault`]).
+    ElOutage { node: String },
+    /// Each Engine API call of the node takes `latency_ms` more for
+    /// `for_s` (signed, as `DaSlow`'s fields).
+    ElSlow { node: String, latency_ms: i64 },
 }
 
 impl FaultKind {
@@ -178,6 +184,9 @@ impl FaultKind {
             FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => {
                 da_fault::validate(self, at, &node_ok)
             }
+            FaultKind::ElOutage { .. } | FaultKind::ElSlow { .. } => {
+                el_fault::validate(self, at, &node_ok)
+            }
             FaultKind::Loss { rate } => {
                 if (0.0..=1.0).contains(rate) {
                     Ok(())
@@ -221,12 +230,19 @@ impl FaultKind {
             FaultKind::Loss { .. } => FaultName::Loss,
             FaultKind::DaOutage { .. } => FaultName::DaOutage,
             FaultKind::DaSlow { .. } => FaultName::DaSlow,
+            FaultKind::ElOutage { .. } => FaultName::ElOutage,
+            FaultKind::ElSlow { .. } => FaultName::ElSlow,
         }
     }
 
     /// A fault of the DA layer (it needs `[da] enabled`).
     pub fn is_da(&self) -> bool {
         matches!(self, FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. })
+    }
+
+    /// A fault of one node's execution layer (it needs `for_s`).
+    pub fn is_el(&self) -> bool {
+        matches!(self, FaultKind::ElOutage { .. } | FaultKind::ElSlow { .. })
     }
 
     /// Whether `for_s` can undo it: a crash or a stop (restart), a
@@ -246,6 +262,8 @@ impl FaultKind {
                 | FaultKind::LinkLatency { .. }
                 | FaultKind::DaOutage { .. }
                 | FaultKind::DaSlow { .. }
+                | FaultKind::ElOutage { .. }
+                | FaultKind::ElSlow { .. }
         )
     }
 
@@ -364,6 +382,7 @@ impl FaultKind {
                 done(format!("message loss {rate}"), Vec::new()).undone_by(Undo::Loss)
             }
             FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => da_fault::apply(self, t),
+            FaultKind::ElOutage { .. } | FaultKind::ElSlow { .. } => el_fault::apply(self, t),
         }
     }
 }

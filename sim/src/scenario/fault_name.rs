@@ -20,11 +20,13 @@ pub enum FaultName {
     Heal,
     DaOutage,
     DaSlow,
+    ElOutage,
+    ElSlow,
 }
 
 impl FaultName {
     /// Every kind.
-    pub const ALL: [FaultName; 13] = [
+    pub const ALL: [FaultName; 15] = [
         FaultName::Crash,
         FaultName::PowerLoss,
         FaultName::Stop,
@@ -38,6 +40,8 @@ impl FaultName {
         FaultName::Heal,
         FaultName::DaOutage,
         FaultName::DaSlow,
+        FaultName::ElOutage,
+        FaultName::ElSlow,
     ];
 
     /// A fault of the DA layer (it needs `[da] enabled`).
@@ -61,12 +65,14 @@ impl FaultName {
             FaultName::Heal => "heal",
             FaultName::DaOutage => "da_outage",
             FaultName::DaSlow => "da_slow",
+            FaultName::ElOutage => "el_outage",
+            FaultName::ElSlow => "el_slow",
         }
     }
 
     /// The kinds swarm draws (a heal comes with the fault it heals), in
     /// the order of the default `fault_kinds`.
-    pub const DRAWN: [FaultName; 12] = [
+    pub const DRAWN: [FaultName; 14] = [
         FaultName::Crash,
         FaultName::PowerLoss,
         FaultName::Stop,
@@ -79,5 +85,7 @@ impl FaultName {
         FaultName::DelayConnect,
         FaultName::DaOutage,
         FaultName::DaSlow,
+        FaultName::ElOutage,
+        FaultName::ElSlow,
     ];
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub mod da;
 pub mod da_fault;
 pub mod draw;
+pub mod el_fault;
 pub mod fault;
 pub mod fault_name;
 pub mod swarm;
@@ -510,6 +511,7 @@ impl Scenario {
                 Some(trigger) => trigger.validate(&at, self.duration_s, &names)?,
             }
             da_fault::validate_context(&fault.kind, &at, self.da.enabled, fault.for_s)?;
+            el_fault::validate_context(&fault.kind, &at, fault.for_s)?;
             if let Some(for_s) = fault.for_s {
                 positive(&format!("{at}.for_s"), for_s)?;
                 if !fault.kind.can_undo() {

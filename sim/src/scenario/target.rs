@@ -58,4 +58,10 @@ pub trait Target {
     fn da_slow(&mut self, latency_ms: Option<u64>, inclusion_ms: u64);
     /// Sets both back to the scenario's; returns the DA links' range.
     fn da_slow_reset(&mut self) -> [u64; 2];
+    /// The node's execution layer goes down (`down`) or is back up; see
+    /// `scenario::el_fault`.
+    fn el_down(&mut self, node: u64, down: bool);
+    /// Each Engine API call of the node takes `extra` more (zero: back
+    /// to normal).
+    fn el_slow(&mut self, node: u64, extra: Duration);
 }

@@ -2,6 +2,7 @@
 //! nodes the fault resolved when it fired.
 
 use super::da_fault::{self, DaOutageMode};
+use super::el_fault;
 use super::fault::{both_sides, Applied, Target};
 
 /// How `for_s` puts a fault back, with the nodes it resolved when it
@@ -23,6 +24,10 @@ pub enum Undo {
     DaOutage(DaOutageMode),
     /// The DA links and inclusion time are back to the scenario's.
     DaSlow,
+    /// The node's execution layer is up again.
+    ElOutage(u64),
+    /// The node's execution layer is at full speed again.
+    ElSlow(u64),
 }
 
 impl Undo {
@@ -35,6 +40,8 @@ impl Undo {
             Undo::Latency(..) => "link_latency",
             Undo::DaCut(_) | Undo::DaOutage(_) => "da_outage",
             Undo::DaSlow => "da_slow",
+            Undo::ElOutage(_) => "el_outage",
+            Undo::ElSlow(_) => "el_slow",
         }
     }
 
@@ -93,6 +100,10 @@ impl Undo {
             }
             Undo::DaCut(_) | Undo::DaOutage(_) | Undo::DaSlow => {
                 let (what, nodes) = da_fault::undo(self, t).unwrap_or_default();
+                done(what, nodes)
+            }
+            Undo::ElOutage(_) | Undo::ElSlow(_) => {
+                let (what, nodes) = el_fault::undo(self, t).unwrap_or_default();
                 done(what, nodes)
             }
             Undo::Latency(x, y) => {
