@@ -171,6 +171,8 @@ pub async fn read_frame<T: DeserializeOwned>(conn: &mut BoxConn) -> io::Result<O
 pub struct RpcClient {
     addr: String,
     conn: Arc<tokio::sync::Mutex<Option<BoxConn>>>,
+    /// When the connection in the slot last finished a call (or was set up).
+    last_used: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
     connecting: Arc<AtomicBool>,
     connected: Arc<Notify>,
 }
@@ -178,11 +180,22 @@ pub struct RpcClient {
 /// Bound of one background connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The server closes a connection with no request for this long (see
+/// `server::serve_connection`).
+pub const SERVER_IDLE_CLOSE: Duration = Duration::from_secs(20);
+/// The client sets up a new connection instead of reusing one idle this
+/// long, well before the server may have closed it. Otherwise the first
+/// call after a quiet spell (a leader's first gossip to a peer it did not
+/// ask during a 30 s p2p init) met a closed stream and marked a live peer
+/// disconnected (swarm seed 88); libp2p keeps an idle connection open.
+pub const CLIENT_IDLE_REUSE: Duration = Duration::from_secs(10);
+
 impl RpcClient {
     pub fn new(addr: String) -> RpcClient {
         RpcClient {
             addr,
             conn: Arc::new(tokio::sync::Mutex::new(None)),
+            last_used: Arc::default(),
             connecting: Arc::new(AtomicBool::new(false)),
             connected: Arc::new(Notify::new()),
         }
@@ -199,9 +212,15 @@ impl RpcClient {
         }
         let (addr, slot) = (self.addr.clone(), Arc::clone(&self.conn));
         let (connecting, connected) = (Arc::clone(&self.connecting), Arc::clone(&self.connected));
+        let last_used = Arc::clone(&self.last_used);
         crate::hooks::task::spawn_unguarded(async move {
             if let Ok(Ok(conn)) = tokio::time::timeout(CONNECT_TIMEOUT, connect(&addr)).await {
-                slot.lock().await.get_or_insert(conn);
+                let mut slot = slot.lock().await;
+                if slot.is_none() {
+                    *slot = Some(conn);
+                    *last_used.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(tokio::time::Instant::now());
+                }
             }
             connecting.store(false, Ordering::SeqCst);
             connected.notify_waiters();
@@ -221,9 +240,24 @@ impl RpcClient {
         }
     }
 
+    fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(tokio::time::Instant::now());
+    }
+
+    /// Drops a connection idle for [`CLIENT_IDLE_REUSE`] or more.
+    async fn drop_if_idle(&self) {
+        let last = *self.last_used.lock().unwrap_or_else(|e| e.into_inner());
+        let idle = last.is_some_and(|t| t.elapsed() >= CLIENT_IDLE_REUSE);
+        if idle {
+            *self.conn.lock().await = None;
+        }
+    }
+
     /// Sends `req` and waits for its response, all within `timeout`.
     pub async fn call(&self, req: &Request, timeout: Duration) -> io::Result<Response> {
         let deadline = tokio::time::Instant::now() + timeout;
+        self.drop_if_idle().await;
         if self.conn.lock().await.is_none() {
             self.connect_in_background();
             let _ = tokio::time::timeout_at(deadline, self.wait_connected()).await;
@@ -250,6 +284,7 @@ impl RpcClient {
         match tokio::time::timeout_at(deadline, attempt).await {
             Ok(Ok((conn, resp))) => {
                 *slot = Some(conn);
+                self.touch();
                 Ok(resp)
             }
             Ok(Err(e)) => Err(e),

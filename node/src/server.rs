@@ -34,8 +34,9 @@ pub async fn serve(listener: Listener, ctx: Arc<NodeCtx>) {
 /// while a partition ate the FIN, leaves a half-open connection behind;
 /// without this it stayed open for good, and a later connection from the
 /// same address and port (turmoil wraps its ephemeral ports in long runs)
-/// collided with it.
-const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(20);
+/// collided with it. The client never reuses a connection idle that long
+/// (`net::CLIENT_IDLE_REUSE`).
+const IDLE_CONNECTION: std::time::Duration = crate::net::SERVER_IDLE_CLOSE;
 
 async fn serve_connection(mut conn: BoxConn, ctx: Arc<NodeCtx>) {
     while let Ok(Ok(Some(req))) =

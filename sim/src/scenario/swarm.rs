@@ -211,6 +211,22 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
             s.cluster.p2p_init_timeout_ms, s.duration_s
         ),
     );
+    // Raft's log compaction: half the seeds keep the scenario's settings
+    // (the Go defaults: no snapshot within a short run), half a tenth of
+    // them (threshold 50, trailing 20, a 1 s check), so that snapshots,
+    // compaction and InstallSnapshot happen within the run.
+    if rng.gen_bool(0.5) {
+        s.cluster.snapshot_threshold = (s.cluster.snapshot_threshold / 10).max(1);
+        s.cluster.trailing_logs = (s.cluster.trailing_logs / 10).max(1);
+        s.cluster.snapshot_interval_ms = (s.cluster.snapshot_interval_ms / 120).max(1);
+    }
+    knob(
+        "cluster.snapshot",
+        format!(
+            "threshold {}, trailing {}, interval {} ms",
+            s.cluster.snapshot_threshold, s.cluster.trailing_logs, s.cluster.snapshot_interval_ms
+        ),
+    );
     (s, knobs)
 }
 
