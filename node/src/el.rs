@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::Fnv64;
 pub use crate::block::{GENESIS_EL_HASH as GENESIS_HASH, GENESIS_STATE_ROOT};
+use crate::txpool::TxPool;
 /// Payloads the cache keeps, newest first dropped last (emulation: reth
 /// drops a payload job some time after its deadline; the model drops the
 /// oldest beyond this many).
@@ -159,6 +160,8 @@ struct ElState {
 pub struct Engine {
     inner: Arc<Mutex<ElState>>,
     file: Option<PathBuf>,
+    /// Its transaction pool (`txpool`), in the EL process's memory.
+    pool: TxPool,
 }
 
 impl Engine {
@@ -174,17 +177,25 @@ impl Engine {
             Err(e) if e.kind() == io::ErrorKind::NotFound => ElDisk::default(),
             Err(e) => return Err(e),
         };
+        let pool = TxPool::default();
+        pool.reindex(&disk);
         Ok(Engine {
             inner: Arc::new(Mutex::new(ElState {
                 disk,
                 ..ElState::default()
             })),
             file: Some(file),
+            pool,
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, ElState> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `f` on reth's database and its pool (the `txpool` RPCs).
+    pub(crate) fn with_disk<R>(&self, f: impl FnOnce(&ElDisk, &TxPool) -> R) -> R {
+        f(&self.lock().disk, &self.pool)
     }
 
     fn persist(&self, state: &ElState) {
@@ -207,11 +218,13 @@ impl Engine {
         let mut s = self.lock();
         s.payloads.clear();
         s.payload_order.clear();
+        self.pool.restart();
     }
 
     /// A fresh EL: empty database and cache.
     pub fn wipe(&self) {
         *self.lock() = ElState::default();
+        self.pool.wipe();
     }
 
     /// `eth_getBlockByNumber` on the canonical chain (genesis at 0).
@@ -264,7 +277,8 @@ impl Engine {
             self.persist(&s);
         }
         let payload_id = attrs.map(|a| {
-            let block = ElBlock::seal(&head, a.timestamp_s, a.txs.clone());
+            let txs = self.pool.buildable(&s.disk, &a.txs);
+            let block = ElBlock::seal(&head, a.timestamp_s, txs);
             let mut h = Fnv64::new();
             for v in [
                 head.hash,
@@ -339,6 +353,7 @@ impl Engine {
         }
         if let std::collections::btree_map::Entry::Vacant(e) = s.disk.blocks.entry(block.hash) {
             e.insert(block.clone());
+            self.pool.index_block(block);
             self.persist(&s);
         }
         PayloadStatus::Valid
