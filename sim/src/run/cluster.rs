@@ -381,6 +381,12 @@ impl Cluster<'_> {
         self.node(id).disk.wipe();
     }
 
+    /// The node's execution layer (its own process: it answers while the
+    /// node is down).
+    pub fn el(&self, id: u64) -> node::el::Engine {
+        self.node(id).disk.el().clone()
+    }
+
     pub fn faults(&self, id: u64) -> &Faults {
         &self.node(id).faults
     }
