@@ -15,8 +15,7 @@ pub struct Block {
     /// result is the next block's app hash and the state's).
     #[serde(default = "genesis_root")]
     pub app_hash: u64,
-    /// The block data's transactions, as ids (none yet: no tx source is
-    /// modelled, so every batch is empty).
+    /// The block data's transactions, as ids (the sequencer's batch).
     #[serde(default)]
     pub txs: Vec<u64>,
     pub hash: u64,

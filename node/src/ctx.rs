@@ -15,6 +15,7 @@ use crate::exec::EngineClient;
 use crate::hooks::observe::Reporter;
 use crate::p2p::{P2p, Topic};
 use crate::raft::{LandedTarget, RaftNode};
+use crate::sequencer::Sequencer;
 use crate::store::Store;
 use crate::sync::{Role, SyncParts, SyncService, SyncStore};
 
@@ -89,6 +90,9 @@ pub struct NodeCtx {
     /// The execution client (one per process, shared by the executor and
     /// the syncer, as `apps/evm/cmd/run.go` builds it).
     pub exec: Arc<EngineClient>,
+    /// The single sequencer (one per process, shared by the workers, as
+    /// `createSequencer` builds it).
+    pub sequencer: Arc<Sequencer>,
     /// Ids of sync services and syncers, unique within this node's run.
     service_ids: AtomicU64,
     syncer_ids: Arc<AtomicU64>,
@@ -104,6 +108,7 @@ impl NodeCtx {
         p2p: Arc<P2p>,
         reporter: Reporter,
         exec: Arc<EngineClient>,
+        sequencer: Arc<Sequencer>,
     ) -> NodeCtx {
         let da = config.da_addr.clone().map(|addr| {
             Arc::new(DaClient::new(
@@ -122,6 +127,7 @@ impl NodeCtx {
             da,
             da_meta,
             exec,
+            sequencer,
             service_ids: AtomicU64::new(0),
             syncer_ids: Arc::new(AtomicU64::new(0)),
         }

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::Fnv64;
 pub use crate::block::{GENESIS_EL_HASH as GENESIS_HASH, GENESIS_STATE_ROOT};
+use crate::txpool::{TxPool, TxRefused};
 /// Payloads the cache keeps, newest first dropped last (emulation: reth
 /// drops a payload job some time after its deadline; the model drops the
 /// oldest beyond this many).
@@ -160,6 +161,8 @@ struct ElState {
 pub struct Engine {
     inner: Arc<Mutex<ElState>>,
     file: Option<PathBuf>,
+    /// Its transaction pool (`txpool`), in the EL process's memory.
+    pool: TxPool,
     /// What the harness does to the EL process from outside (its faults):
     /// not the EL's state, so a wipe keeps it.
     outside: Arc<Mutex<Outside>>,
@@ -187,18 +190,60 @@ impl Engine {
             Err(e) if e.kind() == io::ErrorKind::NotFound => ElDisk::default(),
             Err(e) => return Err(e),
         };
+        let pool = TxPool::default();
+        for b in disk.blocks.values() {
+            pool.index_block(b.height, b.hash, &b.txs);
+        }
         Ok(Engine {
             inner: Arc::new(Mutex::new(ElState {
                 disk,
                 ..ElState::default()
             })),
             file: Some(file),
+            pool,
             outside: Arc::default(),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, ElState> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `eth_sendRawTransaction`: the transaction joins the pool
+    /// (`txpool`).
+    pub fn send_raw_transaction(&self, tx: u64) -> Result<(), TxRefused> {
+        self.reach().map_err(|_| TxRefused::Unreachable)?;
+        self.pool.add(&self.lock().disk.canonical, tx)
+    }
+
+    /// `txpoolExt_getTxs` (`EngineClient.GetTxs`): the pending
+    /// transactions, in arrival order; none while the EL is down (the
+    /// reaper's call fails: it finds nothing this round).
+    pub fn get_txs(&self) -> Vec<u64> {
+        if self.reach().is_err() {
+            return Vec::new();
+        }
+        self.pool.pending(&self.lock().disk.canonical)
+    }
+
+    /// `eth_getTransactionReceipt`: the canonical height holding `tx`.
+    pub fn receipt(&self, tx: u64) -> Option<u64> {
+        self.reach().ok()?;
+        self.pool.receipt(&self.lock().disk.canonical, tx)
+    }
+
+    /// Every canonical block's transactions, by height (blocks with some):
+    /// a receipt lookup of every transaction at once.
+    pub fn canonical_txs(&self) -> BTreeMap<u64, Vec<u64>> {
+        let s = self.lock();
+        s.disk
+            .canonical
+            .iter()
+            .filter_map(|(height, hash)| {
+                let b = s.disk.blocks.get(hash)?;
+                (!b.txs.is_empty()).then(|| (*height, b.txs.clone()))
+            })
+            .collect()
     }
 
     fn persist(&self, state: &ElState) {
@@ -221,6 +266,7 @@ impl Engine {
         let mut s = self.lock();
         s.payloads.clear();
         s.payload_order.clear();
+        self.pool.restart();
     }
 
     /// The EL process goes down (`down`: its payload cache dies with it;
@@ -255,6 +301,7 @@ impl Engine {
     /// A fresh EL: empty database and cache.
     pub fn wipe(&self) {
         *self.lock() = ElState::default();
+        self.pool.wipe();
     }
 
     /// `eth_getBlockByNumber` on the canonical chain (genesis at 0).
@@ -307,7 +354,8 @@ impl Engine {
             self.persist(&s);
         }
         let payload_id = attrs.map(|a| {
-            let block = ElBlock::seal(&head, a.timestamp_s, a.txs.clone());
+            let txs = self.pool.buildable(&s.disk.canonical, &a.txs);
+            let block = ElBlock::seal(&head, a.timestamp_s, txs);
             let mut h = Fnv64::new();
             for v in [
                 head.hash,
@@ -382,6 +430,7 @@ impl Engine {
         }
         if let std::collections::btree_map::Entry::Vacant(e) = s.disk.blocks.entry(block.hash) {
             e.insert(block.clone());
+            self.pool.index_block(block.height, block.hash, &block.txs);
             self.persist(&s);
         }
         PayloadStatus::Valid
@@ -445,6 +494,38 @@ mod tests {
         el.restart();
         assert!(el.get_payload(r2.payload_id.unwrap()).is_err());
         assert_eq!(el.latest(), b1);
+    }
+
+    #[test]
+    fn the_builder_leaves_out_included_transactions_and_receipts_follow_the_chain() {
+        let el = Engine::default();
+        el.send_raw_transaction(7).unwrap();
+        let id = |r: ForkchoiceResponse| r.payload_id.unwrap();
+        let with = |txs: Vec<u64>, ts| PayloadAttributes {
+            timestamp_s: ts,
+            txs,
+        };
+        let b1 = el
+            .get_payload(id(
+                el.forkchoice_updated(fc(GENESIS_HASH), Some(&with(vec![7], 1)))
+            ))
+            .unwrap();
+        el.new_payload(&b1);
+        el.forkchoice_updated(fc(b1.hash), None);
+        assert_eq!((el.receipt(7), el.get_txs()), (Some(1), Vec::new()));
+        assert_eq!(
+            el.send_raw_transaction(7),
+            Err(TxRefused::AlreadyIncluded(1))
+        );
+        let b2 = el
+            .get_payload(id(
+                el.forkchoice_updated(fc(b1.hash), Some(&with(vec![7, 8], 2)))
+            ))
+            .unwrap();
+        assert_eq!(b2.txs, vec![8]);
+        assert_eq!(el.canonical_txs(), BTreeMap::from([(1, vec![7])]));
+        el.restart();
+        assert_eq!(el.receipt(7), Some(1), "the index is reth's database");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One worker of the election loop (`node/failover.go:failoverState`),
 //! built fresh for each role (`setupFailoverState`): its own header and
 //! data sync services, and the block components of its role (the leader's
-//! executor and DA submitter; the follower's block syncer, whose inputs
+//! executor, reaper and DA submitter; the follower's block syncer, whose inputs
 //! include the DA follower).
 //!
 //! [`Worker::run`] follows `failoverState.Run`:
@@ -27,6 +27,7 @@ use crate::hooks::chaos;
 use crate::hooks::observe::{Event, Phase, WorkerRole};
 use crate::producer;
 use crate::raft::RaftBlockState;
+use crate::reaper::Reaper;
 use crate::sync::{Role, SyncService};
 use crate::syncer::{DaParts, Syncer};
 
@@ -47,6 +48,8 @@ pub struct Worker {
     syncer: Option<Arc<Syncer>>,
     /// The leader's DA submitter (with a DA layer only).
     submitter: Option<Arc<Submitter>>,
+    /// The leader's reaper.
+    reaper: Option<Reaper>,
 }
 
 impl Worker {
@@ -83,12 +86,20 @@ impl Worker {
             )),
             _ => None,
         };
+        let reaper = (role == WorkerRole::Leader).then(|| {
+            Reaper::new(
+                ctx.exec.engine().clone(),
+                Arc::clone(&ctx.sequencer),
+                ctx.reporter.clone(),
+            )
+        });
         Worker {
             role,
             header,
             data,
             syncer,
             submitter,
+            reaper,
         }
     }
 
@@ -173,11 +184,17 @@ impl Worker {
         match &self.syncer {
             None => {
                 let started = || {
+                    if let Some(r) = &self.reaper {
+                        r.start();
+                    }
                     if let Some(s) = &self.submitter {
                         s.start();
                     }
                 };
                 let result = producer::run(ctx, &self.header, &self.data, cancel, started).await;
+                if let Some(r) = &self.reaper {
+                    r.stop();
+                }
                 if let Some(s) = &self.submitter {
                     s.stop();
                 }

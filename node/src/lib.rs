@@ -26,6 +26,9 @@
 //! - [`ctx`]: what the parts of a running node share, and why a node stops;
 //! - [`server`]: answers the other nodes (raft RPCs, exchange, gossip, status);
 //! - [`producer`]: block production on the leader (`Executor`: `initializeState`, `ProduceBlock`);
+//! - [`txpool`]: the EL's transaction pool (reth's txpool: `eth_sendRawTransaction`, `txpoolExt_getTxs`, receipts);
+//! - [`reaper`]: the leader's reaper, EL pool to sequencer (`block/internal/reaping`);
+//! - [`sequencer`]: the single sequencer's persistent batch queue (`pkg/sequencers/single`);
 //! - [`election`]: the leader election loop (`DynamicLeaderElection.Run`);
 //! - [`node`]: wiring of one node, start order as in the reference;
 //! - [`stop`]: SIGTERM as the node receives it (`StartNode`'s signal wait);
@@ -49,13 +52,16 @@ pub mod node;
 pub mod p2p;
 pub mod producer;
 pub mod raft;
+pub mod reaper;
 pub mod replay;
 mod runtime;
+pub mod sequencer;
 pub mod server;
 pub mod stop;
 pub mod store;
 pub mod sync;
 pub mod syncer;
+pub mod txpool;
 pub mod types;
 
 pub use config::{NodeConfig, PeerConfig, Timing};

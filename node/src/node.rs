@@ -135,6 +135,7 @@ async fn start(
         config.bugs.ev3221_resume_other_txs,
         reporter.clone(),
     ));
+    let sequencer = Arc::new(crate::sequencer::Sequencer::new(disk.clone(), &store));
     let ctx = Arc::new(NodeCtx::new(
         config,
         raft,
@@ -142,6 +143,7 @@ async fn start(
         p2p,
         reporter,
         exec,
+        sequencer,
     ));
     let server_ctx = Arc::clone(&ctx);
     task::spawn("server", &ctx.reporter, async move {

@@ -9,10 +9,14 @@
 //!
 //! The executor's state (`getLastState`) is the store's tip and the app
 //! hash stored with it: on the leader only the executor writes the store.
-//! Not modelled: the sequencer's batch queue and its ack (no transactions
-//! yet: every batch is empty, `ErrNoTransactionsInBatch`), the pending
-//! limit (no limit in the e2e), block 1 at genesis time (block 1 takes the
-//! batch's time, as every other).
+//! `RetrieveBatch` takes the batch from the node's single sequencer
+//! ([`crate::sequencer`]): it always answers a batch, maybe empty
+//! (`ErrNoTransactionsInBatch`: an empty block is still produced;
+//! `ErrNoBatch` comes only from a catching-up based or forced-inclusion
+//! sequencer, not modelled). After the commit the batch is acked; a failed
+//! ack is retried before the next batch (`pendingBatchAck`).
+//! Not modelled: the pending limit (no limit in the e2e), block 1 at
+//! genesis time (block 1 takes the batch's time, as every other).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +131,8 @@ pub async fn run(
     started: impl FnOnce(),
 ) -> Result<(), String> {
     let mut has_pending = initialize_state(ctx).await?;
+    // `pendingBatchAck`: the executor's, false at its start.
+    let mut pending_ack = false;
     started();
     let block_time = ctx.config.timing.block_time;
     // The first block at the last block's time + BlockTime.
@@ -142,7 +148,8 @@ pub async fn run(
             () = tokio::time::sleep(wait) => {}
         }
         let started = tokio::time::Instant::now();
-        match produce_block(ctx, header, data, cancel, &mut has_pending).await {
+        let flags = (&mut has_pending, &mut pending_ack);
+        match produce_block(ctx, header, data, cancel, flags).await {
             Ok(()) => {}
             Err(ProduceError::Retry(e)) => {
                 tracing::warn!(node = ctx.config.id, "produce block: {e}")
@@ -166,10 +173,16 @@ async fn produce_block(
     header: &Arc<SyncService>,
     data: &Arc<SyncService>,
     cancel: &Cancel,
-    has_pending: &mut bool,
+    (has_pending, pending_ack): (&mut bool, &mut bool),
 ) -> Result<(), ProduceError> {
     if !ctx.raft.has_quorum().await {
         return Err(ProduceError::Retry("no quorum".into()));
+    }
+    // Retry a failed ack of the previous block before a new batch.
+    if *pending_ack {
+        ack_committed_batch(ctx, pending_ack).map_err(|e| {
+            ProduceError::Retry(format!("failed to ack previously committed batch: {e}"))
+        })?;
     }
     // `getLastState`.
     let tip = ctx.store.tip();
@@ -186,15 +199,16 @@ async fn produce_block(
     let block = match pending {
         Some(block) => block,
         None => {
-            // `RetrieveBatch` (an empty batch: its time is the wall clock,
+            // `RetrieveBatch` (its time is the wall clock at
             // `GetNextBatch`), `CreateBlock`, `savePendingBlock`.
+            let batch = ctx.sequencer.get_next_batch();
             let block = Block::build(
                 new_height,
-                clock::now_ms(),
+                batch.timestamp_ms,
                 tip.as_ref().map_or(0, |b| b.hash),
                 ctx.config.id,
                 state_app_hash,
-                Vec::new(),
+                batch.txs,
             );
             ctx.store.save_pending_block(&block);
             block
@@ -266,7 +280,23 @@ async fn produce_block(
         )));
     }
     *has_pending = false;
+    // The drained queue entries are acked now the block is committed; a
+    // failure is retried before the next block.
+    if let Err(e) = ack_committed_batch(ctx, pending_ack) {
+        tracing::warn!(
+            node = ctx.config.id,
+            "failed to ack batch after commit: {e}"
+        );
+    }
     header.write_to_store_and_broadcast(&block).await;
     data.write_to_store_and_broadcast(&block).await;
     Ok(())
+}
+
+/// `Executor.ackCommittedBatch`: `AckBatch`, remembering a failure in
+/// `pendingBatchAck`.
+fn ack_committed_batch(ctx: &NodeCtx, pending_ack: &mut bool) -> Result<(), String> {
+    let result = ctx.sequencer.ack_batch();
+    *pending_ack = result.is_err();
+    result
 }

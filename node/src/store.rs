@@ -50,6 +50,9 @@ pub struct Disk {
     /// like the ExecMeta keys).
     #[serde(default)]
     pub pending_block: Option<Block>,
+    /// The single sequencer's batch queue WAL (`sequencer`): key → batch.
+    #[serde(default)]
+    pub batch_queue: BTreeMap<u64, Vec<u64>>,
 }
 
 /// Raft's durable state (hashicorp: the bolt log and stable stores, and

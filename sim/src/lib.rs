@@ -8,7 +8,7 @@
 //! (what must hold, one file per property family) → [`verdict`] (outcome,
 //! kind and exit code: the only mapping). Around it: [`fuzz`] (many seeds
 //! in parallel) writes an [`artefact`] per failure, [`shrink`] makes one
-//! small, [`determinism`] reruns a seed and names the first difference,
+//! small, [`client`] is the workload's transaction client, [`determinism`] reruns a seed and names the first difference,
 //! [`log`] is the run's tracing log; [`cmd`] holds the commands.
 
 pub mod scenario;
@@ -16,6 +16,8 @@ pub mod scenario;
 #[cfg(feature = "sim")]
 pub mod artefact;
 pub mod check;
+#[cfg(feature = "sim")]
+pub mod client;
 #[cfg(feature = "sim")]
 pub mod cmd;
 #[cfg(feature = "sim")]

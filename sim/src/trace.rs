@@ -19,7 +19,7 @@ use node::hooks::observe::{EntryId, Event, Observer, Phase, StartedBy, WorkerRol
 
 /// Version of the trace encoding. Bump it with any change to
 /// [`Record::encode`]; every stored trace hash of another version is void.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 
 /// One line of the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +53,23 @@ pub enum Act {
     Skipped { kind: &'static str },
     /// The supervisor restarted a node that had exited by itself.
     SupervisorRestart { node: u64 },
+    /// The workload's client (`client`) and a node's EL RPC about `tx`.
+    Tx { tx: u64, node: u64, step: TxStep },
+}
+
+/// What the client's RPC to a node's EL answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStep {
+    /// `eth_sendRawTransaction` took it (the acknowledgement; also when the
+    /// pool already had it: "already known").
+    Accepted,
+    /// `eth_sendRawTransaction` refused it as already included.
+    Refused,
+    /// `eth_sendRawTransaction` could not reach the EL (down): no
+    /// acknowledgement; the client sends it again after its receipt wait.
+    Unreachable,
+    /// `eth_getTransactionReceipt`: included at `height`.
+    Receipt { height: u64 },
 }
 
 impl Record {

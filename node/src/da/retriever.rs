@@ -4,8 +4,9 @@
 //!
 //! Pairing: a decoded header waits in `pendingHeaders` until its data is
 //! there; a header whose data is empty (`isEmptyDataExpected`) pairs at
-//! once with empty data (`createEmptyDataForHeader`). Every block of the
-//! model has empty data, so every header pairs at once and no data blob
+//! once with empty data (`createEmptyDataForHeader`). The model posts no
+//! data blob (its header blob carries the block's transactions, see
+//! `da::submitter`), so every header pairs at once and no data blob
 //! is ever posted or decoded (`tryDecodeData` skips empty data). A second
 //! header for a height still pending is discarded (the first one wins);
 //! there is no expected-proposer replacement (one proposer key in the

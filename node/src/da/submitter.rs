@@ -10,9 +10,11 @@
 //! the last successful one. `submitToDA` retries with backoff; each
 //! success raises LastSubmitted (monotonic, in the store's metadata).
 //!
-//! Data: the model's blocks carry no transactions, and Go never posts
-//! empty data: `NumPendingData` first moves LastSubmitted data past empty
-//! data (`advancePastEmptyData`), so no data submission ever starts.
+//! Data: not modelled. Go never posts empty data (`NumPendingData` first
+//! moves LastSubmitted data past empty data, `advancePastEmptyData`), but
+//! posts a data blob for each block with transactions (the workload's,
+//! `crate::sequencer`); the model's header blob carries the whole block,
+//! transactions included, and no data submission ever starts.
 //!
 //! Left out: the DA-included height and `processDAInclusionLoop`
 //! (`SetFinal` on the EL: no EL), DA hints to the p2p stores, envelope

@@ -63,6 +63,8 @@ pub mod synced_durable;
 #[cfg(feature = "sim")]
 pub mod syncer;
 #[cfg(feature = "sim")]
+pub mod txs;
+#[cfg(feature = "sim")]
 pub mod view;
 
 #[cfg(feature = "sim")]
@@ -178,6 +180,10 @@ pub trait Checker: fmt::Debug {
     fn finish(&mut self, _end: Duration) -> Option<Violation> {
         None
     }
+    /// The end of the run: the execution layers' transactions.
+    fn tx_scan(&mut self, _scan: &txs::TxScan, _end: Duration) -> Option<Violation> {
+        None
+    }
     /// Adds the properties that had something to check in this run.
     fn exercised(&self, out: &mut BTreeSet<Property>);
 }
@@ -221,6 +227,7 @@ impl Checks {
         checkers.push(Box::new(stall::StallCheck::new(nodes, bounds)));
         checkers.push(Box::new(settles::SettlesCheck::default()));
         checkers.push(Box::new(startup::StartupCheck::new(bounds)));
+        checkers.push(Box::new(txs::TxsCheck::default()));
         Checks {
             view: view::ClusterView::new(nodes),
             agreement: agreement::AgreementCheck::default(),
@@ -331,6 +338,14 @@ impl Checks {
     pub fn da_scan(&mut self, now: Duration, scan: Option<&da::DaScan>) {
         if let Some(scan) = scan {
             let found = self.da.scan(scan);
+            self.fail(now, found);
+        }
+    }
+
+    /// The end-of-run transaction check (a run with a workload).
+    pub fn tx_scan(&mut self, now: Duration, scan: &txs::TxScan) {
+        for i in 0..self.checkers.len() {
+            let found = self.checkers[i].tx_scan(scan, now);
             self.fail(now, found);
         }
     }

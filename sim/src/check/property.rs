@@ -28,6 +28,9 @@ pub enum Property {
     // Execution.
     ElBlocksAgree,
     ExecutorMatchesStore,
+    // Transactions.
+    TxIncludedOnce,
+    TxLands,
     // The node's own word.
     NodeInvariant,
     GuardFired,
@@ -50,7 +53,7 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 30] = [
+    pub const ALL: [Property; 32] = [
         Property::ElectionSafety,
         Property::OneVotePerTerm,
         Property::LogMatching,
@@ -66,6 +69,8 @@ impl Property {
         Property::DaBlocksCollect,
         Property::ElBlocksAgree,
         Property::ExecutorMatchesStore,
+        Property::TxIncludedOnce,
+        Property::TxLands,
         Property::NodeInvariant,
         Property::GuardFired,
         Property::LeaderWorkWhileLeading,
@@ -101,6 +106,8 @@ impl Property {
             Property::DaBlocksCollect => "DA blocks collect",
             Property::ElBlocksAgree => "EL blocks agree",
             Property::ExecutorMatchesStore => "Executor matches the store",
+            Property::TxIncludedOnce => "Transactions included once",
+            Property::TxLands => "Acknowledged transactions land",
             Property::NodeInvariant => "Node invariant",
             Property::GuardFired => "Guard fired",
             Property::LeaderWorkWhileLeading => "Leader work only while leading",
@@ -123,7 +130,10 @@ impl Property {
     pub fn is_liveness(self) -> bool {
         matches!(
             self,
-            Property::ProductionStall | Property::LeadershipSettles | Property::StartUp
+            Property::ProductionStall
+                | Property::LeadershipSettles
+                | Property::StartUp
+                | Property::TxLands
         )
     }
 

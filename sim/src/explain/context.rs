@@ -104,7 +104,7 @@ impl InForce {
                 Act::SupervisorRestart { node } => {
                     self.down.remove(node);
                 }
-                Act::Skipped { .. } => {}
+                Act::Skipped { .. } | Act::Tx { .. } => {}
             },
             What::Node(Event::Exit { reason }) => {
                 let why = match self.stopping.remove(&r.node) {

@@ -74,6 +74,7 @@ pub fn kind(r: &Record) -> String {
             Act::Fault { .. } => "fault".to_string(),
             Act::Skipped { .. } => "skipped".to_string(),
             Act::SupervisorRestart { .. } => "supervisor_restart".to_string(),
+            Act::Tx { .. } => "tx".to_string(),
         },
     }
 }
@@ -127,6 +128,10 @@ pub fn json_line(r: &Record) -> String {
                 }
                 Act::Skipped { kind } => obj["fault"] = json!(kind),
                 Act::SupervisorRestart { node } => obj["nodes"] = json!([format!("n{node}")]),
+                Act::Tx { tx, node, .. } => {
+                    obj["tx"] = json!(tx);
+                    obj["nodes"] = json!([format!("n{node}")]);
+                }
             }
         }
     }

@@ -304,11 +304,6 @@ impl Cluster<'_> {
         self.nodes.len() as u64
     }
 
-    /// The node's execution layer (kept across the node's restarts).
-    pub fn el(&self, id: u64) -> &node::el::Engine {
-        self.node(id).disk.el()
-    }
-
     /// What the node's disk holds now, for the checkers.
     pub fn disk_word(&self, id: u64) -> DiskWord {
         DiskWord::of(&self.node(id).disk.lock())
@@ -387,6 +382,12 @@ impl Cluster<'_> {
 
     pub fn wipe(&self, id: u64) {
         self.node(id).disk.wipe();
+    }
+
+    /// The node's execution layer (its own process: it answers while the
+    /// node is down).
+    pub fn el(&self, id: u64) -> node::el::Engine {
+        self.node(id).disk.el().clone()
     }
 
     pub fn faults(&self, id: u64) -> &Faults {

@@ -56,6 +56,8 @@ pub(crate) struct Run<'a> {
     seen: usize,
     /// The scenario's network, which `for_s` undoes loss and latency to.
     network: Network,
+    /// The workload's client, if the scenario has one.
+    client: Option<crate::client::Client>,
 }
 
 /// Runs `spec` to its end or its first safety violation or panic.
@@ -76,6 +78,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         keep_trace: spec.keep_trace,
         seen: 0,
         network: scenario.network.clone(),
+        client: scenario.workload.as_ref().map(crate::client::Client::new),
     };
     // Timed faults by time; triggered ones watch the trace (`inject`).
     let mut faults: Vec<&Fault> = scenario.faults.iter().filter(|f| f.on.is_none()).collect();
@@ -98,6 +101,7 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
         }
         run.triggered_faults(now, &scenario.faults);
         run.restart_exited(now);
+        run.client_step(now);
         if !liveness_open && now >= liveness_from {
             run.absorb();
             run.checks.open_liveness(now);
@@ -121,6 +125,10 @@ pub fn run(spec: &RunSpec) -> Result<RunReport, String> {
     let now = run.cluster.sim.elapsed();
     let da = run.cluster.da_blobs();
     run.checks.da_scan(now, da.as_ref());
+    if let Some(w) = &scenario.workload {
+        let scan = run.tx_scan(w);
+        run.checks.tx_scan(now, &scan);
+    }
     let violation = run.checks.finish(now, liveness_from);
     run.tally.checked = run
         .checks
@@ -219,6 +227,36 @@ impl Run<'_> {
             let disk = self.cluster.disk_word(node);
             self.checks.node_down(at, node, &disk);
         }
+    }
+
+    /// The workload's client sends, re-sends and polls what is due; its
+    /// answers go into the trace.
+    fn client_step(&mut self, now: Duration) {
+        let Some(client) = &mut self.client else {
+            return;
+        };
+        let leader = self.checks.view().leader();
+        let cluster = &self.cluster;
+        for note in client.step(now, leader, |n| cluster.el(n)) {
+            self.recorder.harness(now, note);
+        }
+    }
+
+    /// Each node's EL chain at the end, for the transaction check.
+    fn tx_scan(&mut self, w: &crate::scenario::workload::Workload) -> crate::check::txs::TxScan {
+        let mut scan = crate::check::txs::TxScan {
+            receipt_wait: Duration::from_secs_f64(w.receipt_wait_s),
+            follower_wait: Duration::from_secs_f64(w.follower_wait_s),
+            nodes: Default::default(),
+        };
+        for id in 1..=self.cluster.node_count() {
+            let chain = crate::check::txs::NodeChain {
+                running: self.cluster.is_running(id),
+                txs: self.cluster.el(id).canonical_txs(),
+            };
+            scan.nodes.insert(id, chain);
+        }
+        scan
     }
 
     fn restart_exited(&mut self, now: Duration) {

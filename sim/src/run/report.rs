@@ -72,6 +72,10 @@ impl RunReport {
             out.push_str(&line);
             out.push('\n');
         }
+        if let Some(line) = self.tally.tx_line(sim_s) {
+            out.push_str(&line);
+            out.push('\n');
+        }
         let verdict = describe(self.violation.as_ref());
         out.push_str(&verdict);
         out.push('\n');

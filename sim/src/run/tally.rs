@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use node::hooks::observe::Event;
 
-use crate::trace::{Act, Record, What};
+use crate::trace::{Act, Record, TxStep, What};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -26,6 +26,15 @@ pub struct Tally {
     pub fault_points: BTreeMap<&'static str, u64>,
     /// Restarts by the supervisor of nodes that exited by themselves.
     pub supervisor_restarts: u64,
+    /// The workload's transactions: acknowledgements (resubmissions
+    /// too), distinct transactions acknowledged, refusals (already
+    /// included), receipts seen.
+    pub tx_acks: u64,
+    pub txs_acked: std::collections::BTreeSet<u64>,
+    /// Distinct transactions the client sent to some node.
+    pub txs_sent: std::collections::BTreeSet<u64>,
+    pub tx_refused: u64,
+    pub tx_receipts: u64,
     /// The properties that had something to check (set at the run's end
     /// from the checkers' word), by name.
     pub checked: Vec<&'static str>,
@@ -48,9 +57,43 @@ impl Tally {
                 Act::Fault { kind, .. } => *self.faults.entry(kind).or_default() += 1,
                 Act::Skipped { .. } => self.skipped_notes.push(note.text.clone()),
                 Act::SupervisorRestart { .. } => self.supervisor_restarts += 1,
+                Act::Tx { tx, step, .. } => match step {
+                    TxStep::Accepted => {
+                        self.txs_sent.insert(*tx);
+                        self.tx_acks += 1;
+                        self.txs_acked.insert(*tx);
+                    }
+                    TxStep::Refused => {
+                        self.txs_sent.insert(*tx);
+                        self.tx_refused += 1;
+                    }
+                    TxStep::Receipt { .. } => self.tx_receipts += 1,
+                    TxStep::Unreachable => {
+                        self.txs_sent.insert(*tx);
+                    }
+                },
             },
             _ => {}
         }
+    }
+
+    /// The workload's line of `sim run` (none without transactions):
+    /// counts, and per minute of `sim_s` simulated seconds.
+    pub fn tx_line(&self, sim_s: f64) -> Option<String> {
+        if self.txs_sent.is_empty() {
+            return None;
+        }
+        let per_min = |n: usize| n as f64 * 60.0 / sim_s.max(1e-9);
+        Some(format!(
+            "transactions: {} submitted, {} acknowledged ({:.0} and {:.0} per simulated minute), {} acknowledgements, {} refused as included, {} receipts",
+            self.txs_sent.len(),
+            self.txs_acked.len(),
+            per_min(self.txs_sent.len()),
+            per_min(self.txs_acked.len()),
+            self.tx_acks,
+            self.tx_refused,
+            self.tx_receipts
+        ))
     }
 
     /// The lines `sim run` prints about what the run exercised.

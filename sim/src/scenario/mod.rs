@@ -27,6 +27,7 @@ pub mod swarm;
 pub mod target;
 pub mod trigger;
 pub mod undo;
+pub mod workload;
 
 use crate::verdict::Outcome;
 use fault::Fault;
@@ -56,6 +57,9 @@ pub struct Scenario {
     /// The DA layer (see `da`).
     #[serde(default)]
     pub da: da::Da,
+    /// Transactions submitted to the leader (see `workload`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<workload::Workload>,
     /// Exploration inside each node (task order, fault points).
     #[serde(default)]
     pub explore: Explore,
@@ -471,6 +475,7 @@ impl Scenario {
         }
         probability("network.loss", self.network.loss)?;
         self.da.validate()?;
+        self.workload.as_ref().map_or(Ok(()), |w| w.validate())?;
         self.bugs_with(&[]).map_err(|e| format!("bugs: {e}"))?;
         for name in &self.fixes {
             Fixes::default()

@@ -44,6 +44,16 @@ pub struct Swarm {
     /// Range of the share of faults that fire on an event instead of at a
     /// time; each seed draws its share in it.
     pub triggered: [f64; 2],
+    /// Range of the workload's rate (transactions per simulated second,
+    /// `[workload]` with the e2e's waits) each seed draws; `[0, 0]` (the
+    /// default): no workload. A scenario's own `[workload]` keeps its
+    /// other keys and gets the drawn rate.
+    #[serde(skip_serializing_if = "no_rate")]
+    pub tx_rate_per_s: [f64; 2],
+}
+
+fn no_rate(r: &[f64; 2]) -> bool {
+    *r == [0.0, 0.0]
 }
 
 impl Default for Swarm {
@@ -54,6 +64,7 @@ impl Default for Swarm {
             fault_kinds: FaultName::DRAWN.to_vec(),
             explore: true,
             triggered: [0.0, 0.5],
+            tx_rate_per_s: [0.0, 0.0],
         }
     }
 }
@@ -79,6 +90,12 @@ impl Swarm {
         if !(0.0 <= lo && lo <= hi && hi <= 1.0) {
             return Err(format!(
                 "swarm.triggered = [{lo}, {hi}] must satisfy 0 <= min <= max <= 1"
+            ));
+        }
+        let [lo, hi] = self.tx_rate_per_s;
+        if !(0.0 <= lo && lo <= hi && hi <= 1000.0) {
+            return Err(format!(
+                "swarm.tx_rate_per_s = [{lo}, {hi}] must satisfy 0 <= min <= max <= 1000"
             ));
         }
         if self.fault_kinds.contains(&FaultName::Heal) {
@@ -227,6 +244,21 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
             s.cluster.snapshot_threshold, s.cluster.trailing_logs, s.cluster.snapshot_interval_ms
         ),
     );
+    // The workload's own stream: every draw above is as it was without it.
+    let [rate_lo, rate_hi] = swarm.tx_rate_per_s;
+    if rate_hi > 0.0 {
+        let mut wrng = ChaCha8Rng::seed_from_u64(seed ^ 0x5458_5241_5445_5458);
+        let rate = (wrng.gen_range(rate_lo..=rate_hi) * 10.0).round() / 10.0;
+        if rate > 0.0 {
+            let mut w = s
+                .workload
+                .take()
+                .unwrap_or_else(|| super::workload::Workload::at_rate(rate));
+            w.rate_per_s = rate;
+            s.workload = Some(w);
+        }
+        knob("workload.rate_per_s", rate.to_string());
+    }
     (s, knobs)
 }
 
@@ -236,6 +268,27 @@ mod tests {
 
     use super::super::fault::{leaves_a_fault_in_force, FaultKind, ALL_NODES};
     use super::*;
+
+    /// A rate range draws a workload in it, from its own stream: the
+    /// faults drawn are those of the same seed without one.
+    #[test]
+    fn a_rate_range_draws_a_workload_and_leaves_the_faults() {
+        let base = "duration_s = 30\n[swarm]\nfault_kinds = [\"crash\", \"partition\"]\n";
+        let without = Scenario::parse(base).unwrap();
+        let with = Scenario::parse(&format!("{base}tx_rate_per_s = [1, 4]\n")).unwrap();
+        let bad = Scenario::parse(&format!("{base}tx_rate_per_s = [4, 1]\n")).unwrap_err();
+        assert!(bad.contains("swarm.tx_rate_per_s = [4, 1]"), "{bad}");
+        for seed in 1..=50 {
+            let (a, _) = realize(&without, seed);
+            let (b, knobs) = realize(&with, seed);
+            assert!(a.workload.is_none());
+            let rate = b.workload.as_ref().expect("a workload").rate_per_s;
+            assert!((1.0..=4.0).contains(&rate), "seed {seed}: {rate}");
+            assert!(knobs.iter().any(|(k, _)| k == "workload.rate_per_s"));
+            assert_eq!(a.faults, b.faults, "seed {seed}");
+            b.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        }
+    }
 
     /// Over many seeds swarm draws stops, and crashes, stops and restarts
     /// of every node at once, and every draw heals and loads.

@@ -215,6 +215,7 @@ pub(super) fn build(report: &RunReport) -> Timeline {
                     node.mark(at, "restart", label, note.text.clone());
                     node.up(at, false);
                 }
+                Act::Tx { .. } => {}
             },
         }
         // A term is current only while its leader leads.
