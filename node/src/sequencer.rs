@@ -122,14 +122,7 @@ impl Sequencer {
         for (key, txs) in entries {
             q.next_add_seq = q.next_add_seq.max(key + 1);
             let kept: Vec<u64> = txs.iter().copied().filter(|t| q.seen.insert(*t)).collect();
-            if kept.is_empty() {
-                disk.batch_queue.remove(&key);
-                continue;
-            }
-            if kept.len() < txs.len() {
-                disk.batch_queue.insert(key, kept.clone());
-            }
-            q.queue.push_back((key, kept));
+            requeue(&mut q.queue, &mut disk.batch_queue, key, txs.len(), kept);
         }
     }
 
@@ -153,14 +146,7 @@ impl Sequencer {
                 q.seen.remove(t);
                 dropped += 1;
             }
-            if kept.is_empty() {
-                disk.batch_queue.remove(&key);
-                continue;
-            }
-            if kept.len() < txs.len() {
-                disk.batch_queue.insert(key, kept.clone());
-            }
-            q.queue.push_back((key, kept));
+            requeue(&mut q.queue, &mut disk.batch_queue, key, txs.len(), kept);
         }
         dropped
     }
@@ -235,6 +221,26 @@ impl Sequencer {
         let q = self.lock();
         q.queue.len() + q.in_flight.len()
     }
+}
+
+/// Puts back what is left of a queue entry that had `was` transactions:
+/// nothing left, it leaves the queue and the WAL; fewer, the WAL entry is
+/// rewritten.
+fn requeue(
+    queue: &mut VecDeque<(u64, Vec<u64>)>,
+    wal: &mut std::collections::BTreeMap<u64, Vec<u64>>,
+    key: u64,
+    was: usize,
+    kept: Vec<u64>,
+) {
+    if kept.is_empty() {
+        wal.remove(&key);
+        return;
+    }
+    if kept.len() < was {
+        wal.insert(key, kept.clone());
+    }
+    queue.push_back((key, kept));
 }
 
 #[cfg(test)]
