@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use crate::block::{Block, RaftBlock};
 use crate::ctx::{Cancel, NodeCtx};
+use crate::exec::HeadMove;
 use crate::hooks::chaos;
 use crate::hooks::clock;
 use crate::hooks::observe::{Event, Guard, Phase};
@@ -217,8 +218,14 @@ async fn produce_block(
     if !ctx.raft.has_quorum().await {
         return Err(ProduceError::Retry("no quorum".into()));
     }
-    // `ApplyBlock`: a failure is critical.
-    let result = execute_txs_with_retry(&ctx.exec, &block, state_app_hash, Some(cancel))
+    // `ApplyBlock`: a failure is critical. With `fix-head-after-commit`
+    // the EL's head stays where it is until raft has the block.
+    let head = if ctx.config.fixes.head_after_commit {
+        HeadMove::AfterCommit
+    } else {
+        HeadMove::Now
+    };
+    let result = execute_txs_with_retry(&ctx.exec, &block, state_app_hash, Some(cancel), head)
         .await
         .map_err(|e| ProduceError::Critical(format!("failed to apply block: {e}")))?;
     // `AssertValidSequence`: next height, time not earlier, last hash,
@@ -262,6 +269,17 @@ async fn produce_block(
         height: block.height,
         hash: block.hash,
     });
+    if head == HeadMove::AfterCommit {
+        // A failure leaves the head one block back: the next block's
+        // forkchoiceUpdated names this one as its parent anyway.
+        if let Err(e) = ctx.exec.commit_head(block.height).await {
+            tracing::warn!(
+                node = ctx.config.id,
+                height = block.height,
+                "head after commit: {e}"
+            );
+        }
+    }
     if let Err(e) = ctx.store.put(&block, result.state_root) {
         // The block was built on the store's tip: either refusal is a
         // defence firing.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::block::Block;
 use crate::ctx::Cancel;
-use crate::exec::{EngineClient, ExecuteResult};
+use crate::exec::{EngineClient, ExecuteResult, HeadMove};
 use crate::store::Store;
 
 /// `common.MaxRetriesBeforeHalt`.
@@ -23,6 +23,7 @@ pub async fn execute_txs_with_retry(
     block: &Block,
     prev_app_hash: u64,
     cancel: Option<&Cancel>,
+    head: HeadMove,
 ) -> Result<ExecuteResult, String> {
     let mut attempt = 1;
     loop {
@@ -32,6 +33,7 @@ pub async fn execute_txs_with_retry(
                 block.height,
                 block.timestamp_s(),
                 Some(prev_app_hash),
+                head,
             )
             .await
         {
@@ -105,7 +107,13 @@ async fn replay_block(exec: &EngineClient, store: &Store, height: u64) -> Result
             .ok_or_else(|| format!("failed to get previous state at {}", height - 1))?
     };
     let result = exec
-        .execute_txs(&block.txs, height, block.timestamp_s(), Some(prev))
+        .execute_txs(
+            &block.txs,
+            height,
+            block.timestamp_s(),
+            Some(prev),
+            HeadMove::Now,
+        )
         .await
         .map_err(|e| format!("failed to execute transactions: {e}"))?;
     if let Some(expected) = store.app_hash(height) {

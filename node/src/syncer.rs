@@ -40,7 +40,7 @@ use crate::block::Block;
 use crate::da::client::DaClient;
 use crate::da::follower::DaFollower;
 use crate::da::meta::DaMetaStore;
-use crate::exec::EngineClient;
+use crate::exec::{EngineClient, HeadMove};
 use crate::hooks::observe::{Event, Guard, Reporter};
 use crate::hooks::task;
 use crate::raft::node::ApplyMsg;
@@ -267,7 +267,9 @@ impl Syncer {
         }
         let state_root = if block.prev_hash == tip_hash {
             // `ApplyBlock`.
-            match execute_txs_with_retry(&self.exec, &block, state_app_hash, None).await {
+            match execute_txs_with_retry(&self.exec, &block, state_app_hash, None, HeadMove::Now)
+                .await
+            {
                 Ok(r) => r.state_root,
                 Err(e) => {
                     tracing::error!(
@@ -374,7 +376,7 @@ impl Syncer {
                     raft.height
                 ));
             }
-            let result = execute_txs_with_retry(&self.exec, block, state, None)
+            let result = execute_txs_with_retry(&self.exec, block, state, None, HeadMove::Now)
                 .await
                 .map_err(|e| {
                     format!(

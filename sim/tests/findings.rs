@@ -68,35 +68,62 @@ fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
     }
 }
 
+/// The evidence of a finding and its remedy: on every seed the file names,
+/// `shows` holds for the run without `fix` and the run with it passes.
+fn hazard_and_remedy(file: &str, fix: &str, shows: fn(&RunReport) -> bool) {
+    let scenario = load(file);
+    assert!(
+        !scenario.fixes.iter().any(|f| f == fix),
+        "the evidence runs without {fix}"
+    );
+    assert!(!scenario.expect.seeds.is_empty(), "{file} names its seeds");
+    let mut fixed = scenario.clone();
+    fixed.fixes.push(fix.to_string());
+    for &seed in &scenario.expect.seeds {
+        let report = run_at(&scenario, seed);
+        assert!(
+            shows(&report),
+            "seed {seed} without {fix}: {}",
+            describe(report.violation.as_ref())
+        );
+        let report = run_at(&fixed, seed);
+        assert!(
+            report.violation.is_none(),
+            "seed {seed} with {fix}: {}",
+            describe(report.violation.as_ref())
+        );
+    }
+}
+
 /// F3: a leader that stopped gracefully (its pending block deleted) after
 /// proposing to a minority, and wins again before any follower start,
 /// signs a height raft already has, on the seeds the known-open file
 /// names; with `fix-produce-from-raft-state` it does not on any of them.
 #[test]
 fn f3_graceful_exit_leader_double_signs_and_producing_from_raft_prevents_it() {
-    let scenario = load("known-open/graceful_exit_leader_double_signs.toml");
-    assert!(
-        !scenario
-            .fixes
-            .contains(&"fix-produce-from-raft-state".to_string()),
-        "the evidence runs without the remedy"
+    hazard_and_remedy(
+        "known-open/graceful_exit_leader_double_signs.toml",
+        "fix-produce-from-raft-state",
+        double_signs,
     );
-    let mut fixed = scenario.clone();
-    fixed.fixes.push("fix-produce-from-raft-state".to_string());
-    for &seed in &scenario.expect.seeds {
-        let report = run_at(&scenario, seed);
-        assert!(
-            double_signs(&report),
-            "seed {seed} without the fix: {}",
-            describe(report.violation.as_ref())
-        );
-        let report = run_at(&fixed, seed);
-        assert!(
-            report.violation.is_none(),
-            "seed {seed} with fix-produce-from-raft-state: {}",
-            describe(report.violation.as_ref())
-        );
-    }
+}
+
+/// F4: the leader's EL moves its head before raft commits the block, so a
+/// client holds a receipt for a block no node keeps (SIGTERM of every node
+/// mid-block), on the seeds the known-open file names; with
+/// `fix-head-after-commit` every receipt's transaction lands.
+#[test]
+fn f4_receipt_before_commit_loses_the_transaction_and_head_after_commit_prevents_it() {
+    hazard_and_remedy(
+        "known-open/receipt_before_commit.toml",
+        "fix-head-after-commit",
+        |report| match &report.violation {
+            Some(Violation::Liveness { detail }) => {
+                detail.starts_with(&Property::TxLands.to_string())
+            }
+            _ => false,
+        },
+    );
 }
 
 /// F2: after a site-wide power loss no leader produces again (every

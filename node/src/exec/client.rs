@@ -38,6 +38,18 @@ pub struct ExecuteResult {
     pub state_root: u64,
 }
 
+/// When `ExecuteTxs` makes its new block the EL's head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadMove {
+    /// In `processPayload` (`setFinalWithHeight`), as the Go code does.
+    Now,
+    /// Only when the caller says raft committed the block
+    /// ([`EngineClient::commit_head`]): the `fix-head-after-commit`
+    /// remedy (docs/findings.md, F4). The new block is valid and stored in
+    /// the EL, not canonical, so no receipt names it yet.
+    AfterCommit,
+}
+
 /// The client's in-memory forkchoice (`currentHeadBlockHash`, ...), and
 /// the last head it reported.
 #[derive(Debug, Default)]
@@ -103,6 +115,7 @@ impl EngineClient {
         height: u64,
         timestamp_s: u64,
         prev_state_root: Option<u64>,
+        head: HeadMove,
     ) -> Result<ExecuteResult, String> {
         match self
             .reconcile_execution_at_height(height, timestamp_s, txs)
@@ -117,7 +130,7 @@ impl EngineClient {
                 return Ok(ExecuteResult { state_root })
             }
             Ok(Some(super::reconcile::Found::Payload(id))) => {
-                let state_root = self.process_payload(id, txs).await?;
+                let state_root = self.process_payload(id, txs, head).await?;
                 return Ok(ExecuteResult { state_root });
             }
             Ok(None) => {}
@@ -178,13 +191,19 @@ impl EngineClient {
             timestamp_s,
             payload: payload_id,
         });
-        let state_root = self.process_payload(payload_id, txs).await?;
+        let state_root = self.process_payload(payload_id, txs, head).await?;
         Ok(ExecuteResult { state_root })
     }
 
     /// `processPayload`: GetPayload, NewPayload (retried on SYNCING and
-    /// ACCEPTED), the new head by `setFinalWithHeight`, save "promoted".
-    pub(super) async fn process_payload(&self, id: u64, txs: &[u64]) -> Result<u64, String> {
+    /// ACCEPTED), the new head by `setFinalWithHeight`, save "promoted";
+    /// with [`HeadMove::AfterCommit`] it stops after NewPayload.
+    pub(super) async fn process_payload(
+        &self,
+        id: u64,
+        txs: &[u64],
+        head: HeadMove,
+    ) -> Result<u64, String> {
         self.rpc()
             .await
             .map_err(|e| format!("get payload failed: {e}"))?;
@@ -203,6 +222,9 @@ impl EngineClient {
         )
         .await?;
         self.cache_block_hash(block.height, block.hash);
+        if head == HeadMove::AfterCommit {
+            return Ok(block.state_root);
+        }
         self.set_final_with_height(block.hash, block.height)
             .await
             .map_err(|e| format!("forkchoice update failed: {e}"))?;
@@ -216,6 +238,34 @@ impl EngineClient {
             stage: ExecStage::Promoted,
         });
         Ok(block.state_root)
+    }
+
+    /// `fix-head-after-commit`: once raft has committed the block at
+    /// `height` that `ExecuteTxs` ran with [`HeadMove::AfterCommit`], it
+    /// becomes the head (`setFinalWithHeight`) and its ExecMeta
+    /// "promoted". A block found already executed (reused) is the head
+    /// already: nothing to do.
+    pub async fn commit_head(&self, height: u64) -> Result<(), String> {
+        let Some(hash) = self.st().block_hash_cache.get(&height).copied() else {
+            return Ok(());
+        };
+        if self.engine.header_by_number(height).map(|b| b.hash) == Some(hash) {
+            return Ok(());
+        }
+        self.set_final_with_height(hash, height)
+            .await
+            .map_err(|e| format!("forkchoice update failed: {e}"))?;
+        if let (Some(block), Some(meta)) = (self.get_block_info(height), self.meta.get(height)) {
+            if block.hash == hash {
+                self.save_exec_meta(ExecMeta {
+                    block_hash: Some(hash),
+                    state_root: Some(block.state_root),
+                    stage: ExecStage::Promoted,
+                    ..meta
+                });
+            }
+        }
+        Ok(())
     }
 
     /// `setHead`: the head only; safe and finalized unchanged.
@@ -350,5 +400,41 @@ impl EngineClient {
             timestamp_s: head.timestamp_s,
             state_root: head.state_root,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::hooks::observe::LogObserver;
+    use crate::store::DiskHandle;
+
+    fn client(engine: &Engine) -> EngineClient {
+        let meta = ExecMetaStore::new(DiskHandle::in_memory());
+        let reporter = Reporter::new(1, Arc::new(LogObserver));
+        EngineClient::new(engine.clone(), meta, false, reporter)
+    }
+
+    #[tokio::test]
+    async fn after_commit_the_new_block_is_no_head_and_gives_no_receipt_until_commit_head() {
+        let engine = Engine::default();
+        let exec = client(&engine);
+        let genesis = engine.latest();
+        exec.execute_txs(&[7], 1, 5, Some(genesis.state_root), HeadMove::AfterCommit)
+            .await
+            .unwrap();
+        assert_eq!(engine.latest().height, 0, "head unmoved before the commit");
+        assert_eq!(engine.receipt(7), None, "no receipt before the commit");
+        exec.commit_head(1).await.unwrap();
+        assert_eq!(engine.latest().height, 1);
+        assert_eq!(engine.receipt(7), Some(1));
+        // The Go order: the head moves inside ExecuteTxs.
+        let b1 = engine.latest();
+        exec.execute_txs(&[8], 2, 6, Some(b1.state_root), HeadMove::Now)
+            .await
+            .unwrap();
+        assert_eq!(engine.receipt(8), Some(2));
     }
 }

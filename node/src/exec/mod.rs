@@ -20,5 +20,5 @@ pub mod reconcile;
 pub mod retry;
 
 pub use crate::el::{ElBlock, Engine, GENESIS_HASH, GENESIS_STATE_ROOT};
-pub use client::{EngineClient, ExecuteResult};
+pub use client::{EngineClient, ExecuteResult, HeadMove};
 pub use meta::{ExecMeta, ExecMetaStore, ExecStage};

@@ -21,6 +21,10 @@ pub struct Fixes {
     /// raft is one block ahead of the store, and refuses to start when it
     /// is further ahead.
     pub produce_from_raft_state: bool,
+    /// The leader's execution layer makes a block its head only once raft
+    /// has committed it (`Broadcast` returned), so its EL never answers a
+    /// receipt for a block raft may drop.
+    pub head_after_commit: bool,
 }
 
 /// Name and one-line description of every fix switch.
@@ -54,6 +58,16 @@ pub const FIX_SWITCHES: &[(&str, &str)] = &[
          `Recover` never run), signs a second header at the height raft committed \
          (docs/findings.md, F3)",
     ),
+    (
+        "fix-head-after-commit",
+        "proposed remedy (not in the Go code): the leader's `ExecuteTxs` stops after \
+         `engine_newPayload` (the block is valid and stored, not canonical) and the executor makes \
+         it the EL's head (`setFinal`) only once `Broadcast` has returned, that is once raft has \
+         committed it. Without it, `processPayload` moves the forkchoice head before `Broadcast`, \
+         so the leader's EL answers `eth_getTransactionReceipt` for a block raft never commits \
+         when the leader stops or is cut off in between: the client holds a receipt for a block \
+         no node keeps, and its transaction is lost (docs/findings.md, F4)",
+    ),
 ];
 
 impl Fixes {
@@ -64,6 +78,7 @@ impl Fixes {
             "fix-leader-barrier" => &mut self.leader_barrier,
             "fix-store-sync-writes" => &mut self.store_sync_writes,
             "fix-produce-from-raft-state" => &mut self.produce_from_raft_state,
+            "fix-head-after-commit" => &mut self.head_after_commit,
             _ => {
                 let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -82,6 +97,7 @@ impl Fixes {
             self.leader_barrier,
             self.store_sync_writes,
             self.produce_from_raft_state,
+            self.head_after_commit,
         ];
         FIX_SWITCHES
             .iter()
