@@ -153,12 +153,19 @@ impl Loop {
     }
 
     async fn abdicate(&self, why: String) -> Result<(), String> {
+        self.abdicate_to(why, None).await
+    }
+
+    /// [`Self::abdicate`] to the voter `to` (`LeadershipTransferToServer`),
+    /// or to `pickServer`'s choice.
+    async fn abdicate_to(&self, why: String, to: Option<u64>) -> Result<(), String> {
         self.ctx.reporter.event(Event::Abdicating { why });
-        self.ctx
-            .raft
-            .leadership_transfer()
-            .await
-            .map_err(|e| e.to_string())
+        let raft = &self.ctx.raft;
+        match to {
+            Some(peer) => raft.leadership_transfer_to_server(peer).await,
+            None => raft.leadership_transfer().await,
+        }
+        .map_err(|e| e.to_string())
     }
 
     /// The `becameLeader && !isCurrentlyLeader` branch, up to the start of
@@ -228,7 +235,12 @@ impl Loop {
                         SyncResult::Canceled => return Some(Step::Exit(NodeExit::Stopped)),
                         SyncResult::LostLeadership => return Some(Step::Continue),
                         SyncResult::Timeout => {
-                            return Some(match self.abdicate(why).await {
+                            let to = if ctx.config.fixes.abdicate_to_synced_peer {
+                                self.synced_peer(state.height).await
+                            } else {
+                                None
+                            };
+                            return Some(match self.abdicate_to(why, to).await {
                                 Ok(()) => Step::Continue,
                                 Err(e) => Step::Exit(NodeExit::Failed(format!(
                                     "leadership transfer failed after store-lag abdication: {e}"
@@ -295,6 +307,26 @@ impl Loop {
                 }
             }
         }
+    }
+
+    /// The `fix-abdicate-to-synced-peer` remedy (docs/findings.md, F5):
+    /// the peer to hand leadership to after a store-lag wait timed out,
+    /// the one whose block store is highest (the exchange's `Head`, each
+    /// ask bounded by the send timeout), if it is within one block of
+    /// raft at `raft_height` (it can `Recover` the last one); else none
+    /// (`pickServer` chooses).
+    async fn synced_peer(&self, raft_height: u64) -> Option<u64> {
+        let p2p = &self.ctx.p2p;
+        let mut best: Option<(u64, u64)> = None;
+        for peer in p2p.connected_peers() {
+            let head = tokio::time::timeout(self.send_timeout(), p2p.get_head(peer)).await;
+            if let Ok(Ok(head)) = head {
+                if best.is_none_or(|(h, _)| head.height > h) {
+                    best = Some((head.height, peer));
+                }
+            }
+        }
+        best.filter(|(h, _)| h + 1 >= raft_height).map(|(_, p)| p)
     }
 
     /// `startFollower`: a fresh follower worker, a landed wait (its timeout

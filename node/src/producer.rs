@@ -69,12 +69,16 @@ pub async fn initialize_state(ctx: &NodeCtx) -> Result<bool, String> {
             );
         }
     }
-    if ctx.config.fixes.produce_from_raft_state {
-        adopt_raft_block(ctx)?;
-    }
+    let adopted = ctx.config.fixes.produce_from_raft_state && adopt_raft_block(ctx)?;
     let has_pending = ctx.store.pending_block().is_some();
     // `Replayer.SyncToHeight(max(local, raft))`: it never fetches a block.
-    let target = local.max(raft.height);
+    // Raft's block adopted as the pending block, the first `ProduceBlock`
+    // executes it: the replayer stops at the store's tip.
+    let target = if adopted {
+        local
+    } else {
+        local.max(raft.height)
+    };
     sync_to_height(&ctx.exec, &ctx.store, target)
         .await
         .map_err(|e| format!("failed to sync execution layer: {e}"))?;
@@ -92,15 +96,16 @@ pub async fn initialize_state(ctx: &NodeCtx) -> Result<bool, String> {
     Ok(has_pending)
 }
 
-/// The `fix-produce-from-raft-state` remedy (docs/findings.md, F3): raft
-/// one block ahead of the store, its block becomes the pending block, so
-/// the first `ProduceBlock` re-proposes it instead of signing another
-/// block at that height; further ahead, the leader cannot produce.
-fn adopt_raft_block(ctx: &NodeCtx) -> Result<(), String> {
+/// The `fix-produce-from-raft-state` remedy (docs/findings.md, F3, F5):
+/// raft one block ahead of the store, its block becomes the pending block,
+/// so the first `ProduceBlock` re-proposes it instead of signing another
+/// block at that height (true: adopted); further ahead, the leader cannot
+/// produce.
+fn adopt_raft_block(ctx: &NodeCtx) -> Result<bool, String> {
     let raft = ctx.raft.get_state();
     let local = ctx.store.height();
     if raft.height <= local {
-        return Ok(());
+        return Ok(false);
     }
     match raft.block {
         Some(block) if raft.height == local + 1 => {
@@ -110,7 +115,7 @@ fn adopt_raft_block(ctx: &NodeCtx) -> Result<(), String> {
                 "raft one block ahead: its block is the pending block"
             );
             ctx.store.save_pending_block(&block);
-            Ok(())
+            Ok(true)
         }
         _ => Err(format!(
             "store at {local} is {} blocks behind raft at {}: cannot produce",
@@ -270,8 +275,8 @@ async fn produce_block(
         hash: block.hash,
     });
     if head == HeadMove::AfterCommit {
-        // A failure leaves the head one block back: the next block's
-        // forkchoiceUpdated names this one as its parent anyway.
+        // A failure leaves the head one block back: the next
+        // `ExecuteTxs` moves it first.
         if let Err(e) = ctx.exec.commit_head(block.height).await {
             tracing::warn!(
                 node = ctx.config.id,

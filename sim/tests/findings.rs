@@ -27,6 +27,12 @@ fn run_at(scenario: &Scenario, seed: u64) -> RunReport {
     run(&spec).expect("run starts")
 }
 
+/// Whether the run failed the liveness property `property`.
+fn fails_liveness(report: &RunReport, property: Property) -> bool {
+    matches!(&report.violation, Some(Violation::Liveness { detail })
+        if detail.starts_with(&property.to_string()))
+}
+
 fn double_signs(report: &RunReport) -> bool {
     matches!(
         report.violation,
@@ -117,12 +123,20 @@ fn f4_receipt_before_commit_loses_the_transaction_and_head_after_commit_prevents
     hazard_and_remedy(
         "known-open/receipt_before_commit.toml",
         "fix-head-after-commit",
-        |report| match &report.violation {
-            Some(Violation::Liveness { detail }) => {
-                detail.starts_with(&Property::TxLands.to_string())
-            }
-            _ => false,
-        },
+        |report| fails_liveness(report, Property::TxLands),
+    );
+}
+
+/// F5: leader-elects whose stores lag raft by two blocks, which only a
+/// follower's store holds, abdicate back and forth for good, on the seeds
+/// the known-open file names; with `fix-abdicate-to-synced-peer` the
+/// follower that holds them leads.
+#[test]
+fn f5_store_lag_abdication_ping_pong_and_abdicating_to_a_synced_peer_ends_it() {
+    hazard_and_remedy(
+        "known-open/store_lag_abdication_ping_pong.toml",
+        "fix-abdicate-to-synced-peer",
+        |report| fails_liveness(report, Property::LeadershipSettles),
     );
 }
 

@@ -117,6 +117,12 @@ impl EngineClient {
         prev_state_root: Option<u64>,
         head: HeadMove,
     ) -> Result<ExecuteResult, String> {
+        if head == HeadMove::AfterCommit && height > 1 {
+            // The committed parent's head move may have failed (EL down).
+            self.commit_head(height - 1)
+                .await
+                .map_err(|e| format!("head to committed block {}: {e}", height - 1))?;
+        }
         match self
             .reconcile_execution_at_height(height, timestamp_s, txs)
             .await
@@ -430,11 +436,29 @@ mod tests {
         exec.commit_head(1).await.unwrap();
         assert_eq!(engine.latest().height, 1);
         assert_eq!(engine.receipt(7), Some(1));
-        // The Go order: the head moves inside ExecuteTxs.
+        // The EL down at the head move: the next ExecuteTxs makes it first.
         let b1 = engine.latest();
-        exec.execute_txs(&[8], 2, 6, Some(b1.state_root), HeadMove::Now)
+        exec.execute_txs(&[9], 2, 6, Some(b1.state_root), HeadMove::AfterCommit)
             .await
             .unwrap();
-        assert_eq!(engine.receipt(8), Some(2));
+        engine.set_down(true);
+        assert!(exec.commit_head(2).await.is_err());
+        engine.set_down(false);
+        assert_eq!(engine.latest().hash, b1.hash, "head still at block 1");
+        let b2_hash = exec.st().block_hash_cache.get(&2).copied().unwrap();
+        exec.execute_txs(&[10], 3, 7, None, HeadMove::AfterCommit)
+            .await
+            .unwrap();
+        assert_eq!(engine.latest().hash, b2_hash, "block 2 made the head first");
+        assert_eq!(engine.receipt(9), Some(2));
+        assert_eq!(engine.receipt(10), None);
+        exec.commit_head(3).await.unwrap();
+        // The Go order: the head moves inside ExecuteTxs.
+        let b3 = engine.latest();
+        assert_eq!(b3.height, 3);
+        exec.execute_txs(&[8], 4, 8, Some(b3.state_root), HeadMove::Now)
+            .await
+            .unwrap();
+        assert_eq!(engine.receipt(8), Some(4));
     }
 }

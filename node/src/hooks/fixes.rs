@@ -25,6 +25,9 @@ pub struct Fixes {
     /// has committed it (`Broadcast` returned), so its EL never answers a
     /// receipt for a block raft may drop.
     pub head_after_commit: bool,
+    /// A leader-elect whose block store did not catch up hands leadership
+    /// to the peer whose store is within one block of raft, if any.
+    pub abdicate_to_synced_peer: bool,
 }
 
 /// Name and one-line description of every fix switch.
@@ -68,6 +71,18 @@ pub const FIX_SWITCHES: &[(&str, &str)] = &[
          when the leader stops or is cut off in between: the client holds a receipt for a block \
          no node keeps, and its transaction is lost (docs/findings.md, F4)",
     ),
+    (
+        "fix-abdicate-to-synced-peer",
+        "proposed remedy (not in the Go code): when `waitForBlockStoreSync` times out, the \
+         leader-elect asks its connected peers for their block-store heads (the exchange's \
+         `Head`) and hands leadership to the one within one block of raft \
+         (`LeadershipTransferToServer`), which can `Recover` and lead; with none, \
+         `leadershipTransfer` as before. Without it, when the blocks the stores lack are held \
+         by one follower's store only (a leader killed before its gossip went out, restarted as \
+         a follower), hashicorp's `pickServer` (ties to the first voter in configuration order) \
+         never picks that node: every leader-elect waits, abdicates, and leadership goes back \
+         and forth between two nodes for good (docs/findings.md, F5)",
+    ),
 ];
 
 impl Fixes {
@@ -79,6 +94,7 @@ impl Fixes {
             "fix-store-sync-writes" => &mut self.store_sync_writes,
             "fix-produce-from-raft-state" => &mut self.produce_from_raft_state,
             "fix-head-after-commit" => &mut self.head_after_commit,
+            "fix-abdicate-to-synced-peer" => &mut self.abdicate_to_synced_peer,
             _ => {
                 let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -98,6 +114,7 @@ impl Fixes {
             self.store_sync_writes,
             self.produce_from_raft_state,
             self.head_after_commit,
+            self.abdicate_to_synced_peer,
         ];
         FIX_SWITCHES
             .iter()

@@ -116,6 +116,17 @@ impl RaftNode {
     /// `Node.leadershipTransfer`: hashicorp `LeadershipTransfer().Error()`
     /// (see the module doc).
     pub async fn leadership_transfer(&self) -> Result<(), TransferError> {
+        self.transfer(None).await
+    }
+
+    /// hashicorp `LeadershipTransferToServer(id, address)`: the same, to
+    /// the voter `target` instead of `pickServer`'s choice (not a voter,
+    /// or this node: `pickServer`'s).
+    pub async fn leadership_transfer_to_server(&self, target: NodeId) -> Result<(), TransferError> {
+        self.transfer(Some(target)).await
+    }
+
+    async fn transfer(&self, to: Option<NodeId>) -> Result<(), TransferError> {
         let Some(term) = self.leading_term() else {
             return Err(TransferError::NotLeader);
         };
@@ -135,6 +146,9 @@ impl RaftNode {
                 .get(&id)
                 .map(|matched| next_index(matched.map(|l| l.index), start_next))
         });
+        let target = to
+            .filter(|t| *t != self.id && voters.contains(t))
+            .or(target);
         let Some(target) = target else {
             return self.transfer_ended(None, Err(TransferError::NoTarget));
         };

@@ -197,7 +197,7 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
         return drawn;
     };
     let mut kind = first.kind.clone();
-    let on = *TriggerName::DRAWN.choose(rng).expect("triggers");
+    let on = *TriggerName::ALL.choose(rng).expect("triggers");
     let occurrence = rng.gen_range(1..=3);
     let on_node = rng
         .gen_bool(1.0 / 3.0)

@@ -16,6 +16,13 @@
 //! | `first_append`     | the first `LogAppended` of a term whose entry's leader is the node itself |
 //! | `sync_started`     | `ServiceStarted`                                        |
 //! | `exec_started`     | `ExecStarted` (the execution client saved a "started" ExecMeta, after forkchoiceUpdated) |
+//! | `block_proposed`   | `BlockProposed` (the leader executed and signed a block; `Broadcast` comes next) |
+//! | `block_committed`  | `BlockCommitted` (raft took the leader's block; the store commit and the gossip come next) |
+//!
+//! The last three are the windows of `ProduceBlock` (reference, "what the
+//! model must have": crashes in every `ProduceBlock` window); a fault
+//! fired on one lands at the end of the simulation step the event
+//! happened in, before the node's next Engine API or raft round trip.
 //!
 //! `first_append` approximates "the leader's first AppendEntries of its
 //! term": it is the leader's first own entry of the term (openraft appends
@@ -41,26 +48,21 @@ pub enum TriggerName {
     FirstAppend,
     SyncStarted,
     ExecStarted,
+    BlockProposed,
+    BlockCommitted,
 }
 
 impl TriggerName {
-    pub const ALL: [TriggerName; 6] = [
+    /// Every trigger; the swarm draws from all of them (`scenario::draw`).
+    pub const ALL: [TriggerName; 8] = [
         TriggerName::BecameCandidate,
         TriggerName::GrantedVote,
         TriggerName::BecameLeader,
         TriggerName::FirstAppend,
         TriggerName::SyncStarted,
         TriggerName::ExecStarted,
-    ];
-
-    /// The triggers the swarm draws from (`scenario::draw`): those it had
-    /// before `exec_started`, so that its seeds keep their scenarios.
-    pub const DRAWN: [TriggerName; 5] = [
-        TriggerName::BecameCandidate,
-        TriggerName::GrantedVote,
-        TriggerName::BecameLeader,
-        TriggerName::FirstAppend,
-        TriggerName::SyncStarted,
+        TriggerName::BlockProposed,
+        TriggerName::BlockCommitted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +73,8 @@ impl TriggerName {
             TriggerName::FirstAppend => "first_append",
             TriggerName::SyncStarted => "sync_started",
             TriggerName::ExecStarted => "exec_started",
+            TriggerName::BlockProposed => "block_proposed",
+            TriggerName::BlockCommitted => "block_committed",
         }
     }
 }
@@ -195,6 +199,8 @@ impl Classifier {
             }
             Event::ServiceStarted { .. } => Some(TriggerName::SyncStarted),
             Event::ExecStarted { .. } => Some(TriggerName::ExecStarted),
+            Event::BlockProposed { .. } => Some(TriggerName::BlockProposed),
+            Event::BlockCommitted { .. } => Some(TriggerName::BlockCommitted),
             _ => None,
         }
     }
