@@ -70,22 +70,12 @@ impl FaultName {
         }
     }
 
-    /// The kinds swarm draws (a heal comes with the fault it heals), in
-    /// the order of the default `fault_kinds`.
-    pub const DRAWN: [FaultName; 14] = [
-        FaultName::Crash,
-        FaultName::PowerLoss,
-        FaultName::Stop,
-        FaultName::Restart,
-        FaultName::FreshStart,
-        FaultName::Partition,
-        FaultName::PartitionOneway,
-        FaultName::Loss,
-        FaultName::LinkLatency,
-        FaultName::DelayConnect,
-        FaultName::DaOutage,
-        FaultName::DaSlow,
-        FaultName::ElOutage,
-        FaultName::ElSlow,
-    ];
+    /// The kinds swarm draws by default: every kind but `heal` (a heal
+    /// comes with the fault it heals), in the order of [`Self::ALL`].
+    pub fn drawn() -> Vec<FaultName> {
+        Self::ALL
+            .into_iter()
+            .filter(|k| *k != FaultName::Heal)
+            .collect()
+    }
 }

@@ -61,7 +61,7 @@ impl Default for Swarm {
         Swarm {
             nodes: [3, 5],
             faults: [0, 8],
-            fault_kinds: FaultName::DRAWN.to_vec(),
+            fault_kinds: FaultName::drawn(),
             explore: true,
             triggered: [0.0, 0.5],
             tx_rate_per_s: [0.0, 0.0],
