@@ -17,8 +17,6 @@ pub struct Draw<'a> {
     /// When the fault starts and when its heal comes.
     pub at_s: f64,
     pub until_s: f64,
-    /// The run's base link latency, which a latency fault goes back to.
-    pub base_latency_ms: u64,
 }
 
 /// How often a crash, stop or restart hits every node at once (`all`).
@@ -111,17 +109,11 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
                 return Vec::new();
             }
             let latency_ms = rng.gen_range(20..=500);
-            let slow = FaultKind::LinkLatency {
-                a: a.clone(),
-                b: b.clone(),
-                latency_ms,
-            };
-            let back = FaultKind::LinkLatency {
-                a,
-                b,
-                latency_ms: d.base_latency_ms,
-            };
-            vec![fault(at_s, slow), fault(until_s, back)]
+            // Undone by its `for_s`, on the link it slowed: a second fault
+            // setting `leader`'s link back could name another link by then
+            // and leave this one slow to the end (swarm seeds 857, 1110).
+            let slow = FaultKind::LinkLatency { a, b, latency_ms };
+            vec![for_slot(d, slow)]
         }
         FaultName::DelayConnect => {
             let (node, peer) = (node(rng), node(rng));
@@ -274,7 +266,6 @@ mod tests {
             names: &names,
             at_s: 3.0,
             until_s: 5.0,
-            base_latency_ms: 1,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for _ in 0..50 {

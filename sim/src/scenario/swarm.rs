@@ -180,7 +180,6 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
             names: &names,
             at_s: round_ms(t),
             until_s: round_ms(t + hold),
-            base_latency_ms: lat_lo,
         };
         let drawn = draw::draw(kind, &spec, &mut rng);
         if !drawn.is_empty() && trng.gen_bool(share) {
