@@ -9,7 +9,8 @@
 //! the list of drawn knobs; the run, the artefact and the shrinker all work
 //! on the plain one. Faults are drawn so that the cluster can heal: every
 //! crash is followed by a restart of that node, every partition by a heal,
-//! every loss burst by loss 0, and they do not overlap. A share of them
+//! every loss burst by loss 0, a slowed link (and a DA or EL fault) by its
+//! `for_s` on the link it slowed, and they do not overlap. A share of them
 //! (drawn per seed within `triggered`) fire on an event of a node instead
 //! ([`super::trigger::draw`]): their window may overlap the others, and
 //! their `for_s` undoes them instead of a heal.
