@@ -581,4 +581,23 @@ mod cli {
         assert_eq!(out.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&out.stdout).contains("height1-deadlock"));
     }
+
+    #[test]
+    fn a_bad_workload_exits_2_naming_the_file_and_field() {
+        let e = refused(
+            "unknown",
+            "duration_s = 30\n[workload]\nrate_per_s = 2\nburst = 3\n",
+        );
+        assert!(e.contains("unknown field `burst`"), "{e}");
+        let e = refused("negative", "duration_s = 30\n[workload]\nrate_per_s = -1\n");
+        assert!(e.contains("workload.rate_per_s = -1"), "{e}");
+        let e = refused("zero", "duration_s = 30\n[workload]\nrate_per_s = 0\n");
+        assert!(e.contains("workload.rate_per_s = 0"), "{e}");
+        assert_eq!(e.matches("error").count(), 1, "one error: {e}");
+        let e = refused(
+            "swarm-rate",
+            "duration_s = 30\n[swarm]\ntx_rate_per_s = [-1, 5]\n",
+        );
+        assert!(e.contains("swarm.tx_rate_per_s"), "{e}");
+    }
 }
