@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::block::Block;
+use crate::hooks::faults::{Faults, Plane, Way};
 use crate::hooks::observe::Topic;
 use crate::types::{NodeId, TypeConfig};
 
@@ -170,6 +171,9 @@ pub async fn read_frame<T: DeserializeOwned>(conn: &mut BoxConn) -> io::Result<O
 /// again (found by `partition_heal` seed 29: a 40 ms link).
 pub struct RpcClient {
     addr: String,
+    /// The peer and plane this client talks on, for the harness's cuts
+    /// of one plane; none for the command-line tools.
+    link: Option<Link>,
     conn: Arc<tokio::sync::Mutex<Option<BoxConn>>>,
     /// When the connection in the slot last finished a call (or was set up).
     last_used: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
@@ -190,10 +194,45 @@ pub const SERVER_IDLE_CLOSE: Duration = Duration::from_secs(20);
 /// disconnected (swarm seed 88); libp2p keeps an idle connection open.
 pub const CLIENT_IDLE_REUSE: Duration = Duration::from_secs(10);
 
+/// Where a node's client leads: the peer, the plane, and the node's fault
+/// table that may cut that plane.
+///
+/// A cut of one plane is emulated here, not in the simulated network:
+/// turmoil cuts whole hosts, and the node has one listener for both
+/// planes (each plane has its own clients and connections, as the Go
+/// node's two transports do). A lost request waits out the call's bound
+/// and reaches nobody; a lost response waits it out after the request
+/// did its work, as a dropped packet would. A request already written
+/// when the cut starts is delivered. Inert in real mode (the table is
+/// empty).
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub faults: Faults,
+    pub peer: NodeId,
+    pub plane: Plane,
+}
+
+impl Link {
+    fn dropped(&self, way: Way) -> bool {
+        self.faults.dropped(self.peer, self.plane, way)
+    }
+}
+
 impl RpcClient {
+    /// A client of `addr` that no fault reaches (the command-line tools).
     pub fn new(addr: String) -> RpcClient {
+        RpcClient::with_link(addr, None)
+    }
+
+    /// A node's client of one peer on one plane.
+    pub fn on_link(addr: String, link: Link) -> RpcClient {
+        RpcClient::with_link(addr, Some(link))
+    }
+
+    fn with_link(addr: String, link: Option<Link>) -> RpcClient {
         RpcClient {
             addr,
+            link,
             conn: Arc::new(tokio::sync::Mutex::new(None)),
             last_used: Arc::default(),
             connecting: Arc::new(AtomicBool::new(false)),
@@ -257,6 +296,26 @@ impl RpcClient {
     /// Sends `req` and waits for its response, all within `timeout`.
     pub async fn call(&self, req: &Request, timeout: Duration) -> io::Result<Response> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let lost = || async move {
+            tokio::time::sleep_until(deadline).await;
+            Err(io::Error::new(io::ErrorKind::TimedOut, "request timed out"))
+        };
+        if self.link.as_ref().is_some_and(|l| l.dropped(Way::Out)) {
+            return lost().await;
+        }
+        let resp = self.exchange(req, deadline).await?;
+        if self.link.as_ref().is_some_and(|l| l.dropped(Way::In)) {
+            return lost().await;
+        }
+        Ok(resp)
+    }
+
+    /// [`RpcClient::call`] on the network.
+    async fn exchange(
+        &self,
+        req: &Request,
+        deadline: tokio::time::Instant,
+    ) -> io::Result<Response> {
         self.drop_if_idle().await;
         if self.conn.lock().await.is_none() {
             self.connect_in_background();

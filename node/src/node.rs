@@ -123,11 +123,11 @@ async fn start(
         config.id,
         &config.peers,
         config.timing.clone(),
-        faults,
+        faults.clone(),
         reporter.clone(),
     );
     let listener = Listener::bind(&config.listen_addr).await?;
-    let raft = Arc::new(raft::start(&config, disk.clone(), None, &reporter).await?);
+    let raft = Arc::new(raft::start(&config, disk.clone(), &faults, None, &reporter).await?);
     let da_meta = crate::da::meta::DaMetaStore::new(disk.clone());
     let exec = Arc::new(crate::exec::EngineClient::new(
         disk.el().clone(),

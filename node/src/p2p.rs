@@ -18,11 +18,11 @@ use tokio::task::JoinHandle;
 
 use crate::block::Block;
 use crate::config::{PeerConfig, Timing};
-use crate::hooks::faults::Faults;
+use crate::hooks::faults::{Faults, Plane};
 pub use crate::hooks::observe::Topic;
 use crate::hooks::observe::{Event, Reporter};
 use crate::hooks::task;
-use crate::net::{Request, Response, RpcClient};
+use crate::net::{Link, Request, Response, RpcClient};
 use crate::types::NodeId;
 
 struct Peer {
@@ -53,7 +53,14 @@ impl P2p {
             .iter()
             .map(|p| Peer {
                 id: p.id,
-                client: RpcClient::new(p.addr.clone()),
+                client: RpcClient::on_link(
+                    p.addr.clone(),
+                    Link {
+                        faults: faults.clone(),
+                        peer: p.id,
+                        plane: Plane::P2p,
+                    },
+                ),
                 connected: AtomicBool::new(false),
             })
             .collect();

@@ -409,6 +409,28 @@ fn a_one_way_partition_is_checked_like_a_partition() {
     assert!(e.contains("fault[0].to") && e.contains("n8"), "{e}");
 }
 
+#[test]
+fn a_partition_names_a_plane_or_none() {
+    let part = |plane: &str| {
+        format!("duration_s = 20\n[[fault]]\nat_s = 5\nkind = \"partition\"\na = [\"n1\"]\nb = [\"n2\"]\n{plane}")
+    };
+    for plane in [
+        "",
+        "plane = \"raft\"\n",
+        "plane = \"p2p\"\n",
+        "plane = \"both\"\n",
+    ] {
+        Scenario::parse(&part(plane)).unwrap_or_else(|e| panic!("{plane}: {e}"));
+    }
+    let e = error_of(&part("plane = \"disk\"\n"));
+    assert!(
+        e.contains("fault[0].plane") && e.contains("`disk`") && e.contains("\"p2p\""),
+        "{e}"
+    );
+    let e = error_of(&part("plane = 2\n"));
+    assert!(e.contains("plane") || e.contains("line"), "{e}");
+}
+
 #[cfg(feature = "sim")]
 mod cli {
     use std::process::Command;

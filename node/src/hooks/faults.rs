@@ -1,7 +1,7 @@
 //! Faults the simulation injects into node code. In real mode the table is
 //! empty and every lookup is a no-op.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +15,29 @@ pub struct Faults {
 struct FaultTable {
     /// Extra time each connection attempt to a peer takes, by peer id.
     connect_delay: BTreeMap<u64, Duration>,
+    /// The messages of one plane lost to or from a peer: (peer, plane, way).
+    dropped: BTreeSet<(u64, Plane, Way)>,
+}
+
+/// One of the node's two transports. The Go node has separate ones: the
+/// raft TCP transport (`raft.NewTCPTransport`) and libp2p for the block
+/// exchange and gossip, so a firewall or a broken route can cut one and
+/// leave the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Plane {
+    /// AppendEntries, votes, snapshots, TimeoutNow.
+    Raft,
+    /// The p2p handshake, block exchange (`GetBlock`, `GetHead`) and gossip.
+    P2p,
+}
+
+/// A direction of a link, seen from this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Way {
+    /// This node's messages to the peer.
+    Out,
+    /// The peer's messages to this node.
+    In,
 }
 
 impl Faults {
@@ -29,6 +52,27 @@ impl Faults {
             .get(&peer)
             .copied()
             .unwrap_or_default()
+    }
+
+    /// From now on (`dropped`) or no longer, the messages of `plane` that
+    /// go `way` between this node and `peer` are lost.
+    pub fn set_dropped(&self, peer: u64, plane: Plane, way: Way, dropped: bool) {
+        let mut table = self.table();
+        if dropped {
+            table.dropped.insert((peer, plane, way));
+        } else {
+            table.dropped.remove(&(peer, plane, way));
+        }
+    }
+
+    /// Every plane's messages flow again, both ways, with every peer.
+    pub fn clear_dropped(&self) {
+        self.table().dropped.clear();
+    }
+
+    /// Whether the messages of `plane` that go `way` with `peer` are lost.
+    pub fn dropped(&self, peer: u64, plane: Plane, way: Way) -> bool {
+        self.table().dropped.contains(&(peer, plane, way))
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, FaultTable> {

@@ -73,6 +73,7 @@ pub use snapshot_store::SnapshotStore;
 pub use state_machine::StateMachine;
 
 use crate::config::NodeConfig;
+use crate::hooks::faults::Faults;
 use crate::hooks::observe::Reporter;
 use crate::store::DiskHandle;
 use crate::types::{NodeId, Raft};
@@ -87,6 +88,7 @@ pub const MAX_APPEND_ENTRIES: u64 = 64;
 pub async fn start(
     config: &NodeConfig,
     disk: DiskHandle,
+    faults: &Faults,
     apply_callback: Option<tokio::sync::mpsc::Sender<node::ApplyMsg>>,
     reporter: &Reporter,
 ) -> anyhow::Result<RaftNode> {
@@ -125,6 +127,7 @@ pub async fn start(
             .max(config.timing.send_timeout)
             .max(config.timing.raft_heartbeat_timeout / 10),
         Arc::clone(&contact),
+        faults.clone(),
     );
     let commit_index = Arc::new(AtomicU64::new(0));
     let fsm_state = Arc::new(Mutex::new(RaftBlockState::default()));
@@ -154,6 +157,7 @@ pub async fn start(
         apply_callback,
         bootstrap_order,
         contact,
+        faults: faults.clone(),
     };
     Ok(RaftNode::new(
         config.id,

@@ -12,7 +12,8 @@ use openraft::raft::{
 use openraft::BasicNode;
 
 use super::contact::Contact;
-use crate::net::{Request, Response, RpcClient};
+use crate::hooks::faults::{Faults, Plane};
+use crate::net::{Link, Request, Response, RpcClient};
 use crate::types::{NodeId, TypeConfig};
 
 /// Builds one client per target node.
@@ -21,13 +22,16 @@ pub struct Network {
     min_timeout: Duration,
     /// Whether this node's vote requests carry the LeadershipTransfer flag.
     contact: Arc<Contact>,
+    /// The node's fault table: the harness's cuts of the raft plane.
+    faults: Faults,
 }
 
 impl Network {
-    pub fn new(min_timeout: Duration, contact: Arc<Contact>) -> Network {
+    pub fn new(min_timeout: Duration, contact: Arc<Contact>, faults: Faults) -> Network {
         Network {
             min_timeout,
             contact,
+            faults,
         }
     }
 }
@@ -35,9 +39,14 @@ impl Network {
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Client;
 
-    async fn new_client(&mut self, _target: NodeId, node: &BasicNode) -> Client {
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Client {
+        let link = Link {
+            faults: self.faults.clone(),
+            peer: target,
+            plane: Plane::Raft,
+        };
         Client {
-            rpc: Arc::new(RpcClient::new(node.addr.clone())),
+            rpc: Arc::new(RpcClient::on_link(node.addr.clone(), link)),
             min_timeout: self.min_timeout,
             contact: Arc::clone(&self.contact),
         }

@@ -49,6 +49,7 @@ use super::contact::Contact;
 use super::lease::{self, Leadership};
 use crate::block::{Block, RaftBlock};
 use crate::config::Timing;
+use crate::hooks::faults::Faults;
 use crate::hooks::observe::Reporter;
 use crate::types::{NodeId, Raft};
 
@@ -161,6 +162,9 @@ pub struct RaftNode {
     pub(super) bootstrap_order: Vec<NodeId>,
     /// The known leader and last contact, as hashicorp keeps them.
     pub(super) contact: Arc<Contact>,
+    /// The node's fault table: the harness's cuts of the raft plane
+    /// (TimeoutNow goes outside openraft's network).
+    pub(super) faults: Faults,
     /// A leadership transfer runs (`leadershipTransferInProgress`).
     transfer: AtomicBool,
     commit_index: Arc<AtomicU64>,
@@ -179,6 +183,7 @@ pub struct RaftParts {
     /// configured): hashicorp's configuration order.
     pub bootstrap_order: Vec<NodeId>,
     pub contact: Arc<Contact>,
+    pub faults: Faults,
 }
 
 /// Clears the transfer flag when the transfer ends, however it ends.
@@ -208,6 +213,7 @@ impl RaftNode {
             leadership,
             bootstrap_order: parts.bootstrap_order,
             contact: parts.contact,
+            faults: parts.faults,
             transfer: AtomicBool::new(false),
             commit_index: parts.commit_index,
             fsm_state: parts.fsm_state,

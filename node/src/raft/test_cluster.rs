@@ -13,6 +13,7 @@ use super::{members, start, RaftNode};
 use crate::block::Block;
 use crate::config::{NodeConfig, PeerConfig, Timing};
 use crate::hooks::bugs::Bugs;
+use crate::hooks::faults::Faults;
 use crate::hooks::observe::{Event, Observer, Reporter};
 use crate::net::{read_frame, write_frame, BoxConn, Request, Response};
 use crate::store::DiskHandle;
@@ -72,9 +73,15 @@ impl Member {
     pub async fn up(&mut self) {
         let reporter = Reporter::new(self.config.id, self.events.clone());
         let node = Arc::new(
-            start(&self.config, self.disk.clone(), None, &reporter)
-                .await
-                .unwrap(),
+            start(
+                &self.config,
+                self.disk.clone(),
+                &Faults::default(),
+                None,
+                &reporter,
+            )
+            .await
+            .unwrap(),
         );
         let listener = tokio::net::TcpListener::bind(&self.config.listen_addr)
             .await

@@ -43,8 +43,9 @@ use openraft::ServerState;
 use tokio::time::Instant;
 
 use super::node::{RaftNode, TransferError};
+use crate::hooks::faults::Plane;
 use crate::hooks::observe::Event;
-use crate::net::{Request, Response, RpcClient};
+use crate::net::{Link, Request, Response, RpcClient};
 use crate::types::NodeId;
 
 /// hashicorp `pickServer`: among the voters other than `me`, in
@@ -253,7 +254,12 @@ impl RaftNode {
         };
         let timeout = deadline.saturating_duration_since(Instant::now());
         let failed = |e: String| format!("failed to make TimeoutNow RPC to n{target}: {e}");
-        match RpcClient::new(addr).call(&request, timeout).await {
+        let link = Link {
+            faults: self.faults.clone(),
+            peer: target,
+            plane: Plane::Raft,
+        };
+        match RpcClient::on_link(addr, link).call(&request, timeout).await {
             Ok(Response::TimeoutNow(Ok(()))) => Ok(()),
             Ok(Response::TimeoutNow(Err(e))) => Err(failed(e)),
             Ok(other) => Err(failed(format!("unexpected response {other:?}"))),

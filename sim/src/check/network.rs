@@ -16,8 +16,11 @@ use std::time::Duration;
 /// The network as the fault notes left it.
 #[derive(Clone, Debug, Default)]
 pub struct NetState {
-    /// Directed links a partition cut: (from, to).
-    cut: BTreeSet<(u64, u64)>,
+    /// Directed links a partition cut: (from, to, plane), the plane as the
+    /// note's suffix (`""` both, `" on the raft plane"`, ...). A cut of
+    /// one plane disconnects the link as one of both does: the checkers
+    /// want a healthy network, and half of one is not.
+    cut: BTreeSet<(u64, u64, String)>,
     /// Links a `link_latency` fault set to `slow_link` or more, as (a, b)
     /// with a < b.
     slow: BTreeSet<(u64, u64)>,
@@ -61,8 +64,10 @@ impl NetState {
 
     /// Whether `a` and `b` reach each other: no cut either way, not slow.
     pub fn connected(&self, a: u64, b: u64) -> bool {
-        !self.cut.contains(&(a, b))
-            && !self.cut.contains(&(b, a))
+        !self
+            .cut
+            .iter()
+            .any(|&(x, y, _)| (x, y) == (a, b) || (x, y) == (b, a))
             && !self.slow.contains(&(a.min(b), a.max(b)))
     }
 
@@ -77,14 +82,15 @@ impl NetState {
 
     /// `partition [n1, n2] | [n3]`, `partition one way [n1] -> [n2, n3]`.
     fn partition(&mut self, text: &str, both_ways: bool) -> Option<()> {
+        let (text, plane) = plane_of(text);
         let mut sides = text.split('[').skip(1).map(|s| s.split(']').next());
         let a = ids(sides.next()??)?;
         let b = ids(sides.next()??)?;
         for x in &a {
             for y in b.iter().filter(|y| *y != x) {
-                self.cut.insert((*x, *y));
+                self.cut.insert((*x, *y, plane.to_string()));
                 if both_ways {
-                    self.cut.insert((*y, *x));
+                    self.cut.insert((*y, *x, plane.to_string()));
                 }
             }
         }
@@ -93,7 +99,8 @@ impl NetState {
 
     /// `end of …: repair n1 - n3, n2 - n3` (or `n1 -> n3`, one way).
     fn repair(&mut self, text: &str) -> Option<()> {
-        for link in after_last(text, ": repair ")?.split(", ") {
+        let (links, plane) = plane_of(after_last(text, ": repair ")?);
+        for link in links.split(", ") {
             let words: Vec<&str> = link.split_whitespace().collect();
             let [x, arrow, y] = words[..] else {
                 return None;
@@ -101,11 +108,11 @@ impl NetState {
             let (x, y) = (id(x)?, id(y)?);
             match arrow {
                 "-" => {
-                    self.cut.remove(&(x, y));
-                    self.cut.remove(&(y, x));
+                    self.cut.remove(&(x, y, plane.to_string()));
+                    self.cut.remove(&(y, x, plane.to_string()));
                 }
                 "->" => {
-                    self.cut.remove(&(x, y));
+                    self.cut.remove(&(x, y, plane.to_string()));
                 }
                 _ => return None,
             }
@@ -134,6 +141,15 @@ impl NetState {
     }
 }
 
+/// The text without its plane suffix (` on the raft plane`, see
+/// `scenario::partition::plane_suffix`), and that suffix (`""`: both).
+fn plane_of(text: &str) -> (&str, &str) {
+    match text.rfind(" on the ") {
+        Some(i) if text.ends_with(" plane") => text.split_at(i),
+        _ => (text, ""),
+    }
+}
+
 fn after_last<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     text.rfind(marker).map(|i| &text[i + marker.len()..])
 }
@@ -154,6 +170,7 @@ mod tests {
 
     use super::*;
     use crate::scenario::fault::{FaultKind, Target};
+    use crate::scenario::partition::Plane;
 
     /// A cluster of 5 nodes that does nothing but name them.
     struct Names;
@@ -174,10 +191,8 @@ mod tests {
         }
         fn set_connect_delay(&mut self, _: u64, _: u64, _: Duration) {}
         fn set_link_latency(&mut self, _: u64, _: u64, _: Duration) {}
-        fn partition(&mut self, _: u64, _: u64) {}
-        fn partition_oneway(&mut self, _: u64, _: u64) {}
-        fn repair(&mut self, _: u64, _: u64) {}
-        fn repair_oneway(&mut self, _: u64, _: u64) {}
+        fn partition(&mut self, _: u64, _: u64, _: bool, _: Option<Plane>) {}
+        fn repair(&mut self, _: u64, _: u64, _: bool, _: Option<Plane>) {}
         fn heal_all(&mut self) {}
         fn set_loss(&mut self, _: f64) {}
         fn is_running(&mut self, _: u64) -> bool {
@@ -221,6 +236,7 @@ mod tests {
         let partition = FaultKind::Partition {
             a: names(&[1, 2]),
             b: names(&[3]),
+            plane: None,
         };
         let (kind, undo) = fire(&mut net, partition).expect("a partition has an undo");
         assert!(!net.connected(1, 3) && !net.connected(3, 2) && net.connected(1, 2));
@@ -230,6 +246,7 @@ mod tests {
         let oneway = FaultKind::PartitionOneway {
             from: names(&[1]),
             to: names(&[2, 3]),
+            plane: None,
         };
         let (kind, undo) = fire(&mut net, oneway).expect("a one-way partition has an undo");
         assert!(!net.connected(2, 1) && !net.connected(1, 3) && net.connected(2, 3));
@@ -241,11 +258,44 @@ mod tests {
             FaultKind::Partition {
                 a: names(&[4]),
                 b: names(&[1, 5]),
+                plane: None,
             },
         );
         assert!(!net.connected(4, 5));
         assert_eq!(fire(&mut net, FaultKind::Heal {}), None);
         assert!(net.connected(4, 5) && net.connected(1, 4));
+        assert_eq!(net.degraded(), None);
+    }
+
+    /// A cut of one plane disconnects its links; its repair takes back
+    /// that plane's cut only, not a cut of both planes over the same link.
+    #[test]
+    fn a_cut_of_one_plane_is_read_and_repaired_apart() {
+        let mut net = NetState::new(false);
+        let p2p = FaultKind::Partition {
+            a: names(&[1]),
+            b: names(&[2, 3]),
+            plane: Some("p2p".to_string()),
+        };
+        let (kind, undo) = fire(&mut net, p2p).expect("undo");
+        assert!(!net.connected(1, 2) && !net.connected(3, 1) && net.connected(2, 3));
+        let raft_oneway = FaultKind::PartitionOneway {
+            from: names(&[2]),
+            to: names(&[1]),
+            plane: Some("raft".to_string()),
+        };
+        let (kind2, undo2) = fire(&mut net, raft_oneway).expect("undo");
+        let both = FaultKind::Partition {
+            a: names(&[3]),
+            b: names(&[1]),
+            plane: None,
+        };
+        fire(&mut net, both);
+        net.apply(kind, &undo, SLOW);
+        assert!(!net.connected(1, 2), "the raft cut stays: {undo}");
+        assert!(!net.connected(1, 3), "the cut of both planes stays: {undo}");
+        net.apply(kind2, &undo2, SLOW);
+        assert!(net.connected(1, 2), "{undo2}");
         assert_eq!(net.degraded(), None);
     }
 

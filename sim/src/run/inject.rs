@@ -16,10 +16,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use node::hooks::faults::Way;
 use node::hooks::observe::Event;
 
 use super::Run;
 use crate::scenario::fault::{Fault, Target};
+use crate::scenario::partition::Plane;
 use crate::scenario::trigger::{Classifier, TriggerName, Watch};
 use crate::scenario::undo::Undo;
 use crate::trace::{Act, Note, Record, What};
@@ -217,6 +219,32 @@ impl Run<'_> {
     }
 }
 
+impl Run<'_> {
+    /// Cuts (`cut`) or repairs the messages from `a` to `b`, and from `b`
+    /// to `a` unless `oneway`: in the simulated network for both planes,
+    /// in the two nodes' fault tables for one (see `scenario::partition`).
+    fn cut(&mut self, a: u64, b: u64, oneway: bool, plane: Option<Plane>, cut: bool) {
+        let Some(plane) = plane else {
+            let (x, y) = (format!("n{a}"), format!("n{b}"));
+            let (x, y) = (x.as_str(), y.as_str());
+            let sim = &mut self.cluster.sim;
+            match (cut, oneway) {
+                (true, false) => sim.partition(x, y),
+                (true, true) => sim.partition_oneway(x, y),
+                (false, false) => sim.repair(x, y),
+                (false, true) => sim.repair_oneway(x, y),
+            }
+            return;
+        };
+        self.cluster.faults(a).set_dropped(b, plane, Way::Out, cut);
+        self.cluster.faults(b).set_dropped(a, plane, Way::In, cut);
+        if !oneway {
+            self.cluster.faults(b).set_dropped(a, plane, Way::Out, cut);
+            self.cluster.faults(a).set_dropped(b, plane, Way::In, cut);
+        }
+    }
+}
+
 impl Target for Run<'_> {
     fn resolve_nodes(&self, name: &str) -> Vec<u64> {
         match name {
@@ -290,31 +318,18 @@ impl Target for Run<'_> {
             .set_link_latency(a.as_str(), b.as_str(), latency);
     }
 
-    fn partition(&mut self, a: u64, b: u64) {
-        let (a, b) = (format!("n{a}"), format!("n{b}"));
-        self.cluster.sim.partition(a.as_str(), b.as_str());
+    fn partition(&mut self, a: u64, b: u64, oneway: bool, plane: Option<Plane>) {
+        self.cut(a, b, oneway, plane, true);
     }
 
-    fn partition_oneway(&mut self, from: u64, to: u64) {
-        let (from, to) = (format!("n{from}"), format!("n{to}"));
-        self.cluster
-            .sim
-            .partition_oneway(from.as_str(), to.as_str());
-    }
-
-    fn repair(&mut self, a: u64, b: u64) {
-        let (a, b) = (format!("n{a}"), format!("n{b}"));
-        self.cluster.sim.repair(a.as_str(), b.as_str());
-    }
-
-    fn repair_oneway(&mut self, from: u64, to: u64) {
-        let (from, to) = (format!("n{from}"), format!("n{to}"));
-        self.cluster.sim.repair_oneway(from.as_str(), to.as_str());
+    fn repair(&mut self, a: u64, b: u64, oneway: bool, plane: Option<Plane>) {
+        self.cut(a, b, oneway, plane, false);
     }
 
     fn heal_all(&mut self) {
         let n = self.cluster.node_count();
         for a in 1..=n {
+            self.cluster.faults(a).clear_dropped();
             for b in a + 1..=n {
                 let (x, y) = (format!("n{a}"), format!("n{b}"));
                 self.cluster.sim.repair(x.as_str(), y.as_str());

@@ -22,6 +22,16 @@ pub struct Draw<'a> {
 /// How often a crash, stop or restart hits every node at once (`all`).
 const ALL_SHARE: f64 = 0.2;
 
+/// The plane a partition cuts: both half the time, else one of the two
+/// (see `scenario::partition`).
+fn plane(rng: &mut ChaCha8Rng) -> Option<String> {
+    match rng.gen_range(0..4) {
+        0 => Some("raft".to_string()),
+        1 => Some("p2p".to_string()),
+        _ => None,
+    }
+}
+
 /// Swarm's draw of one fault of kind `kind`, followed by what heals it.
 /// (The order of the random draws is part of every swarm seed's run.)
 pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
@@ -73,8 +83,9 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
                 return Vec::new();
             }
             let (a, b) = (a.to_vec(), b.to_vec());
+            let plane = plane(rng);
             vec![
-                fault(at_s, FaultKind::Partition { a, b }),
+                fault(at_s, FaultKind::Partition { a, b, plane }),
                 fault(until_s, FaultKind::Heal {}),
             ]
         }
@@ -91,8 +102,9 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
             if rng.gen_bool(0.5) {
                 std::mem::swap(&mut from, &mut to);
             }
+            let plane = plane(rng);
             vec![
-                fault(at_s, FaultKind::PartitionOneway { from, to }),
+                fault(at_s, FaultKind::PartitionOneway { from, to, plane }),
                 fault(until_s, FaultKind::Heal {}),
             ]
         }
@@ -213,11 +225,11 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
             | FaultKind::DelayConnect { node, .. } => *node = event,
             FaultKind::LinkLatency { a, .. } => *a = event,
             // The event's node cut off from the others.
-            FaultKind::Partition { a, b } => {
+            FaultKind::Partition { a, b, .. } => {
                 *a = vec![event];
                 *b = d.names.to_vec();
             }
-            FaultKind::PartitionOneway { from, to } => {
+            FaultKind::PartitionOneway { from, to, .. } => {
                 let (one, all) = (vec![event], d.names.to_vec());
                 (*from, *to) = if rng.gen_bool(0.5) {
                     (one, all)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::da_fault::{self, DaOutageMode};
 use super::el_fault;
 pub use super::fault_name::FaultName;
+use super::partition::{self, side};
 pub use super::target::Target;
 use super::trigger::Trigger;
 use super::undo::Undo;
@@ -92,11 +93,22 @@ pub enum FaultKind {
         b: String,
         latency_ms: u64,
     },
-    /// Cut every link between the `a` side and the `b` side.
-    Partition { a: Vec<String>, b: Vec<String> },
+    /// Cut every link between the `a` side and the `b` side, on one
+    /// plane (`raft`, `p2p`) or both (see [`partition`]).
+    Partition {
+        a: Vec<String>,
+        b: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plane: Option<String>,
+    },
     /// Drop every message from the `from` side to the `to` side; the
     /// other direction flows.
-    PartitionOneway { from: Vec<String>, to: Vec<String> },
+    PartitionOneway {
+        from: Vec<String>,
+        to: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plane: Option<String>,
+    },
     /// Repair every link.
     Heal {},
     /// Set the message loss rate of every link.
@@ -164,21 +176,8 @@ impl FaultKind {
                 }
                 Ok(())
             }
-            FaultKind::Partition { a, b } => {
-                if a.is_empty() || b.is_empty() {
-                    return Err(format!("{at}: a partition needs nodes on both sides"));
-                }
-                a.iter().try_for_each(|n| node_ok("a", n))?;
-                b.iter().try_for_each(|n| node_ok("b", n))
-            }
-            FaultKind::PartitionOneway { from, to } => {
-                if from.is_empty() || to.is_empty() {
-                    return Err(format!(
-                        "{at}: a one-way partition needs nodes in both `from` and `to`"
-                    ));
-                }
-                from.iter().try_for_each(|n| node_ok("from", n))?;
-                to.iter().try_for_each(|n| node_ok("to", n))
+            FaultKind::Partition { .. } | FaultKind::PartitionOneway { .. } => {
+                partition::validate(self, at, &node_ok)
             }
             FaultKind::Heal {} => Ok(()),
             FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => {
@@ -341,37 +340,8 @@ impl FaultKind {
                 }
                 _ => skipped(format!("link latency {a} - {b}: no such link now, skipped")),
             },
-            FaultKind::Partition { a, b } => {
-                let (names_a, names_b) = (a, b);
-                let a: Vec<u64> = a.iter().flat_map(|s| t.resolve_nodes(s)).collect();
-                let b: Vec<u64> = b.iter().flat_map(|s| t.resolve_nodes(s)).collect();
-                if !a.iter().any(|x| b.iter().any(|y| y != x)) {
-                    return skipped(format!(
-                        "partition {names_a:?} | {names_b:?}: no link between the sides now, skipped"
-                    ));
-                }
-                let links = links(&a, &b);
-                for (x, y) in &links {
-                    t.partition(*x, *y);
-                }
-                let text = format!("partition [{}] | [{}]", side(&a), side(&b));
-                done(text, both_sides(&a, &b)).undone_by(Undo::Repair(links))
-            }
-            FaultKind::PartitionOneway { from, to } => {
-                let (names_from, names_to) = (from, to);
-                let from: Vec<u64> = from.iter().flat_map(|s| t.resolve_nodes(s)).collect();
-                let to: Vec<u64> = to.iter().flat_map(|s| t.resolve_nodes(s)).collect();
-                let links = links(&from, &to);
-                if links.is_empty() {
-                    return skipped(format!(
-                        "partition_oneway {names_from:?} -> {names_to:?}: no link between the sides now, skipped"
-                    ));
-                }
-                for (x, y) in &links {
-                    t.partition_oneway(*x, *y);
-                }
-                let text = format!("partition one way [{}] -> [{}]", side(&from), side(&to));
-                done(text, both_sides(&from, &to)).undone_by(Undo::RepairOneway(links))
+            FaultKind::Partition { .. } | FaultKind::PartitionOneway { .. } => {
+                partition::apply(self, t)
             }
             FaultKind::Heal {} => {
                 t.heal_all();
@@ -387,18 +357,6 @@ impl FaultKind {
     }
 }
 
-/// Every (x, y) with x on side `a`, y on side `b`, x != y (`leader` on one
-/// side may be a node of the other), without repeats.
-fn links(a: &[u64], b: &[u64]) -> Vec<(u64, u64)> {
-    let mut links: Vec<(u64, u64)> = a
-        .iter()
-        .flat_map(|x| b.iter().filter(move |y| *y != x).map(move |y| (*x, *y)))
-        .collect();
-    links.sort_unstable();
-    links.dedup();
-    links
-}
-
 /// The name of every node at once (crash, stop and restart only).
 pub const ALL_NODES: &str = "all";
 
@@ -410,13 +368,6 @@ fn who(name: &str, ids: &[u64]) -> String {
     } else {
         side(ids)
     }
-}
-
-fn side(s: &[u64]) -> String {
-    s.iter()
-        .map(|id| format!("n{id}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(super) fn both_sides(a: &[u64], b: &[u64]) -> Vec<u64> {
@@ -555,6 +506,7 @@ mod tests {
         let e = FaultKind::Partition {
             a: vec!["n1".into()],
             b: vec!["all".into()],
+            plane: None,
         }
         .validate("fault[2]", &ok)
         .unwrap_err();

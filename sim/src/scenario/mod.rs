@@ -23,6 +23,7 @@ pub mod draw;
 pub mod el_fault;
 pub mod fault;
 pub mod fault_name;
+pub mod partition;
 pub mod swarm;
 pub mod target;
 pub mod trigger;

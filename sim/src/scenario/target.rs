@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::partition::Plane;
+
 /// What a fault acts on: the simulated cluster as the runner exposes it.
 pub trait Target {
     /// The nodes a name means now: `all` every node, `crashed` and
@@ -34,12 +36,12 @@ pub trait Target {
     fn is_stopping(&self, id: u64) -> bool;
     fn set_connect_delay(&mut self, node: u64, peer: u64, delay: Duration);
     fn set_link_latency(&mut self, a: u64, b: u64, latency: Duration);
-    fn partition(&mut self, a: u64, b: u64);
-    /// Drops the messages from `from` to `to`.
-    fn partition_oneway(&mut self, from: u64, to: u64);
-    /// Repairs the link both ways.
-    fn repair(&mut self, a: u64, b: u64);
-    fn repair_oneway(&mut self, from: u64, to: u64);
+    /// Drops the messages from `a` to `b`, and from `b` to `a` unless
+    /// `oneway`, on `plane` (`None`: on both; see `scenario::partition`).
+    fn partition(&mut self, a: u64, b: u64, oneway: bool, plane: Option<Plane>);
+    /// Undoes [`Target::partition`] with the same arguments.
+    fn repair(&mut self, a: u64, b: u64, oneway: bool, plane: Option<Plane>);
+    /// Repairs every link, both ways, on both planes.
     fn heal_all(&mut self);
     fn set_loss(&mut self, rate: f64);
     fn is_running(&mut self, id: u64) -> bool;

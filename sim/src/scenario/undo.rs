@@ -4,6 +4,7 @@
 use super::da_fault::{self, DaOutageMode};
 use super::el_fault;
 use super::fault::{both_sides, Applied, Target};
+use super::partition::{plane_suffix, Plane};
 
 /// How `for_s` puts a fault back, with the nodes it resolved when it
 /// fired: the nodes a crash or a stop took down start again (disk kept)
@@ -14,8 +15,13 @@ use super::fault::{both_sides, Applied, Target};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Undo {
     Restart(Vec<u64>),
-    Repair(Vec<(u64, u64)>),
-    RepairOneway(Vec<(u64, u64)>),
+    /// The links a partition cut, in the directions and on the plane it
+    /// cut.
+    Repair {
+        links: Vec<(u64, u64)>,
+        oneway: bool,
+        plane: Option<Plane>,
+    },
     Loss,
     Latency(u64, u64),
     /// The node reaches the DA host again.
@@ -35,7 +41,7 @@ impl Undo {
     pub fn kind(&self) -> &'static str {
         match self {
             Undo::Restart(_) => "restart",
-            Undo::Repair(_) | Undo::RepairOneway(_) => "heal",
+            Undo::Repair { .. } => "heal",
             Undo::Loss => "loss",
             Undo::Latency(..) => "link_latency",
             Undo::DaCut(_) | Undo::DaOutage(_) => "da_outage",
@@ -76,14 +82,14 @@ impl Undo {
                 }
                 done(text, started)
             }
-            Undo::Repair(links) | Undo::RepairOneway(links) => {
-                let oneway = matches!(self, Undo::RepairOneway(_));
+            Undo::Repair {
+                links,
+                oneway,
+                plane,
+            } => {
+                let oneway = *oneway;
                 for (x, y) in links {
-                    if oneway {
-                        t.repair_oneway(*x, *y);
-                    } else {
-                        t.repair(*x, *y);
-                    }
+                    t.repair(*x, *y, oneway, *plane);
                 }
                 let arrow = if oneway { "->" } else { "-" };
                 let text: Vec<String> = links
@@ -92,7 +98,8 @@ impl Undo {
                     .collect();
                 let nodes: Vec<u64> = links.iter().flat_map(|(x, y)| [*x, *y]).collect();
                 let nodes = both_sides(&nodes, &[]);
-                done(format!("repair {}", text.join(", ")), nodes)
+                let suffix = plane_suffix(*plane);
+                done(format!("repair {}{suffix}", text.join(", ")), nodes)
             }
             Undo::Loss => {
                 let rate = t.reset_loss();
