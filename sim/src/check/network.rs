@@ -26,6 +26,8 @@ pub struct NetState {
     slow: BTreeSet<(u64, u64)>,
     /// A message loss rate above 0 is in force.
     lossy: bool,
+    /// DA outages in force (`da_outage` faults not ended yet).
+    da_outages: u32,
     /// A note this file could not read, if any.
     unknown: Option<String>,
 }
@@ -53,6 +55,14 @@ impl NetState {
                 .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
                 .map(|rate| self.lossy = rate > 0.0),
             "link_latency" => self.latency(text, slow_link),
+            "da_outage" if text.starts_with("end of ") => {
+                self.da_outages = self.da_outages.saturating_sub(1);
+                Some(())
+            }
+            "da_outage" => {
+                self.da_outages += 1;
+                Some(())
+            }
             // Crashes and restarts come as node_down/node_up; a connect
             // delay slows p2p connections only (raft's transport has none).
             _ => Some(()),
@@ -62,13 +72,29 @@ impl NetState {
         }
     }
 
-    /// Whether `a` and `b` reach each other: no cut either way, not slow.
+    /// Whether `a` and `b` reach each other on both planes: no cut either
+    /// way, not slow.
     pub fn connected(&self, a: u64, b: u64) -> bool {
-        !self
-            .cut
-            .iter()
-            .any(|&(x, y, _)| (x, y) == (a, b) || (x, y) == (b, a))
-            && !self.slow.contains(&(a.min(b), a.max(b)))
+        self.reach(a, b, "")
+    }
+
+    /// Whether `a` and `b` reach each other on `plane` (`raft`, `p2p`):
+    /// no cut of both planes or of that one, either way, not slow.
+    pub fn connected_on(&self, a: u64, b: u64, plane: &str) -> bool {
+        self.reach(a, b, &format!(" on the {plane} plane"))
+    }
+
+    fn reach(&self, a: u64, b: u64, plane: &str) -> bool {
+        !self.cut.iter().any(|(x, y, p)| {
+            ((*x, *y) == (a, b) || (*x, *y) == (b, a))
+                && (p.is_empty() || plane.is_empty() || p == plane)
+        }) && !self.slow.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Whether a DA outage is in force (any: of the DA layer, or of one
+    /// node's link to it).
+    pub fn da_out(&self) -> bool {
+        self.da_outages > 0
     }
 
     /// Why the network as a whole is degraded, if it is: loss, or a note

@@ -11,13 +11,19 @@
 //! any two of them, either way, and no link between them slowed by a fault
 //! past `bounds.slow_link` (see [`network`](super::network)); and no
 //! message loss is in force (a lossy network stalls raft by chance, not by
-//! a bug). It counts from the latest of: the last growth of the committed
+//! a bug). A cut of the p2p plane alone does not stop the clock when the
+//! run has a DA layer and no DA outage is in force: raft still commits,
+//! and a node whose store lags syncs it from DA once its p2p init gives up
+//! (`initFromP2PWithRetry`'s timeout, the fallback #3037 made), a step the
+//! bound includes. A cut of the raft plane stops it as a full cut does. It counts from the latest of: the last growth of the committed
 //! height, the moment such a quorum was up and connected again, and the
 //! last fault the harness applied or undid (any fault, a heal too: a node
 //! that rejoins with a higher term forces an election, and the bound is
 //! the time to produce again after one disruption, not after several).
 //! A node's own exit and the supervisor's restart of it do not restart the
-//! clock: they are the node's doing, and a crash loop is what to find.
+//! clock, nor stop it: they are the node's doing, and a crash loop is what
+//! to find, so a node that exits by itself counts as up (a node that
+//! exits after a SIGTERM, or that a crash takes down, does not).
 //!
 //! The bound (`run::cluster::bounds`) is the whole chain the Go node may
 //! legitimately go through before producing again (reference §3–§5:
@@ -40,9 +46,16 @@ use crate::trace::{Act, Record, What};
 pub struct StallCheck {
     nodes: u32,
     bound: Duration,
+    /// The run has a DA layer.
+    da: bool,
     slow_link: Duration,
-    /// Nodes up (not crashed, not exited).
+    /// Nodes up (not crashed, not stopped; a node's own exit is its own
+    /// doing: it counts as up, see the module doc).
     up: BTreeSet<u64>,
+    /// Nodes that reported a SIGTERM and have not exited yet.
+    stopping: BTreeSet<u64>,
+    /// Nodes that exited by themselves and are not back yet.
+    own_exit: BTreeSet<u64>,
     net: NetState,
     /// The highest committed height, and when it was reached.
     height: u64,
@@ -66,8 +79,11 @@ impl StallCheck {
         let mut c = StallCheck {
             nodes,
             bound: bounds.stall,
+            da: bounds.da,
             slow_link: bounds.slow_link,
             up: (1..=u64::from(nodes)).collect(),
+            stopping: BTreeSet::new(),
+            own_exit: BTreeSet::new(),
             net: NetState::new(bounds.lossy),
             height: 0,
             height_at: Duration::ZERO,
@@ -103,9 +119,17 @@ impl StallCheck {
             .filter(|set| set.len() >= quorum)
             .filter(|set| {
                 set.iter()
-                    .all(|a| set.iter().all(|b| a == b || self.net.connected(*a, *b)))
+                    .all(|a| set.iter().all(|b| a == b || self.healthy(*a, *b)))
             })
             .max_by_key(|set| set.len())
+    }
+
+    /// Whether the link between `a` and `b` lets the cluster produce and
+    /// the two stay in sync: raft flows, and gossip and the exchange do or
+    /// DA stands in for them.
+    fn healthy(&self, a: u64, b: u64) -> bool {
+        let da = self.da && !self.net.da_out();
+        self.net.connected_on(a, b, "raft") && (da || self.net.connected_on(a, b, "p2p"))
     }
 
     /// Recomputes the quorum after a change at `at`; a fault restarts the
@@ -165,8 +189,17 @@ impl Checker for StallCheck {
         let found = self.overdue(r.at);
         match &r.what {
             What::Harness(note) => {
-                if let Act::Fault { kind, .. } = &note.act {
+                if let Act::Fault { kind, nodes } = &note.act {
                     self.net.apply(kind, &note.text, self.slow_link);
+                    // A crash of a node that had exited by itself keeps it
+                    // down (the supervisor leaves it).
+                    if matches!(*kind, "crash" | "power_loss") {
+                        for n in nodes {
+                            if self.own_exit.remove(n) {
+                                self.up.remove(n);
+                            }
+                        }
+                    }
                     self.update(r.at, true);
                 }
             }
@@ -185,6 +218,12 @@ impl Checker for StallCheck {
                     self.since = Some((r.at, "the last commit"));
                 }
             }
+            What::Node(Event::StopRequested) => {
+                self.stopping.insert(r.node);
+            }
+            What::Node(Event::Exit { .. }) if !self.stopping.contains(&r.node) => {
+                self.own_exit.insert(r.node);
+            }
             What::Node(Event::BecameLeader { term }) if self.up.contains(&r.node) => {
                 self.leader = Some((r.node, *term, r.at));
             }
@@ -195,13 +234,17 @@ impl Checker for StallCheck {
 
     fn node_down(&mut self, at: Duration, node: u64, _disk: &DiskWord) -> Option<Violation> {
         let found = self.overdue(at);
-        self.up.remove(&node);
-        self.update(at, false);
+        self.stopping.remove(&node);
+        if !self.own_exit.contains(&node) {
+            self.up.remove(&node);
+            self.update(at, false);
+        }
         found
     }
 
     fn node_up(&mut self, at: Duration, node: u64, _disk: &DiskWord) -> Option<Violation> {
         let found = self.overdue(at);
+        self.own_exit.remove(&node);
         self.up.insert(node);
         self.update(at, false);
         found
@@ -351,5 +394,107 @@ mod tests {
         let exit = vec![commit(1000, 1, 1), Step::Down(5000, 3), Step::Up(5500, 3)];
         let d = liveness(check(3, exit, 11_001).0);
         assert!(d.contains("from 1.000 s (the last commit)"), "{d}");
+    }
+
+    /// A node's own exit keeps it up for the clock: two of three nodes
+    /// taking turns to exit (a crash loop) is a stall; a SIGTERM's exit
+    /// or a crash is not the node's doing.
+    #[test]
+    fn a_crash_loop_is_a_stall_and_a_stopped_node_is_down() {
+        let exit = |at_ms, node| ev(at_ms, node, Event::Exit { reason: "x".into() });
+        let mut steps = vec![
+            commit(1000, 1, 1),
+            Step::Down(1500, 3),
+            fault(1500, "crash", "crash n3"),
+        ];
+        for k in 0..6 {
+            let (at, node) = (2000 + k * 2000, 1 + k % 2);
+            steps.extend([
+                exit(at, node),
+                Step::Down(at, node),
+                Step::Up(at + 1000, node),
+            ]);
+        }
+        let d = liveness(check(3, steps, 12_000).0);
+        assert!(
+            d.contains("from 1.500 s (the last fault) to 11.501 s")
+                || d.contains("from 1.500 s (the last fault) to 12.000 s"),
+            "{d}"
+        );
+        // SIGTERM, then the exit: down, no quorum with n3 crashed.
+        let stopped = vec![
+            commit(1000, 1, 1),
+            Step::Down(1500, 3),
+            fault(1500, "crash", "crash n3"),
+            fault(2000, "stop", "stop n2 (SIGTERM)"),
+            ev(2000, 2, Event::StopRequested),
+            exit(2500, 2),
+            Step::Down(2500, 2),
+        ];
+        assert_eq!(check(3, stopped, 60_000).0, None);
+        // A crash of a node that had exited by itself keeps it down.
+        let crashed = vec![
+            commit(1000, 1, 1),
+            Step::Down(1500, 3),
+            fault(1500, "crash", "crash n3"),
+            exit(2000, 2),
+            Step::Down(2000, 2),
+            Step::FaultOn(2500, "crash", "crash n2".to_string(), vec![2]),
+        ];
+        assert_eq!(check(3, crashed, 60_000).0, None);
+    }
+
+    /// A cut of the p2p plane alone leaves the clock running when DA can
+    /// stand in for p2p (a DA layer, no DA outage); a cut of the raft
+    /// plane stops it.
+    #[test]
+    fn a_p2p_cut_with_da_up_is_healthy_and_a_raft_cut_is_not() {
+        let with = |da: bool, steps: Vec<Step>| {
+            let bounds = Bounds {
+                stall: Duration::from_secs(10),
+                slow_link: Duration::from_millis(50),
+                da,
+                ..Bounds::default()
+            };
+            let mut c = StallCheck::new(3, bounds);
+            run(&mut c, steps, 60_000)
+        };
+        let p2p = || {
+            vec![
+                commit(1000, 1, 1),
+                fault(
+                    2000,
+                    "partition",
+                    "partition [n1, n2] | [n1, n2, n3] on the p2p plane",
+                ),
+            ]
+        };
+        let d = liveness(with(true, p2p()));
+        assert!(d.contains("from 2.000 s (the last fault)"), "{d}");
+        assert_eq!(with(false, p2p()), None, "no DA to stand in");
+        let outage = || {
+            let mut steps = p2p();
+            steps.push(fault(3000, "da_outage", "DA outage (down)"));
+            steps
+        };
+        assert_eq!(with(true, outage()), None, "DA out too");
+        let mut back = outage();
+        back.push(fault(
+            4000,
+            "da_outage",
+            "end of DA outage (down) after 1 s: DA up",
+        ));
+        let d = liveness(with(true, back));
+        assert!(d.contains("from 4.000 s (the last fault)"), "{d}");
+        let raft = vec![
+            commit(1000, 1, 1),
+            fault(
+                2000,
+                "partition",
+                "partition [n1] | [n2, n3] on the raft plane",
+            ),
+            fault(2000, "partition", "partition [n3] | [n2] on the raft plane"),
+        ];
+        assert_eq!(with(true, raft), None);
     }
 }

@@ -159,6 +159,7 @@ pub fn bounds(s: &Scenario) -> Bounds {
         stall: chain + chain / 2,
         slow_link,
         first_blocks,
+        da: s.da.enabled,
     }
 }
 

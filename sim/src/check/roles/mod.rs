@@ -55,6 +55,25 @@ pub(crate) mod script {
         Open(u64),
         /// A harness fault note: (at, kind, text), as the runner writes it.
         Fault(u64, &'static str, String),
+        /// The same, naming the nodes it acted on.
+        FaultOn(u64, &'static str, String, Vec<u64>),
+    }
+
+    fn fault(
+        c: &mut dyn Checker,
+        at_ms: u64,
+        kind: &'static str,
+        text: String,
+        nodes: Vec<u64>,
+    ) -> Option<Violation> {
+        c.observe(&Record {
+            at: Duration::from_millis(at_ms),
+            node: 0,
+            what: What::Harness(Note {
+                text,
+                act: Act::Fault { kind, nodes },
+            }),
+        })
     }
 
     pub fn ev(at_ms: u64, node: u64, e: Event) -> Step {
@@ -101,17 +120,8 @@ pub(crate) mod script {
                     c.open_liveness(ms(at));
                     None
                 }
-                Step::Fault(at, kind, text) => c.observe(&Record {
-                    at: ms(at),
-                    node: 0,
-                    what: What::Harness(Note {
-                        text,
-                        act: Act::Fault {
-                            kind,
-                            nodes: Vec::new(),
-                        },
-                    }),
-                }),
+                Step::Fault(at, kind, text) => fault(c, at, kind, text, Vec::new()),
+                Step::FaultOn(at, kind, text, nodes) => fault(c, at, kind, text, nodes),
             };
             if found.is_some() {
                 return found;
