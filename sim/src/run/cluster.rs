@@ -163,6 +163,9 @@ pub fn bounds(s: &Scenario) -> Bounds {
     }
 }
 
+/// Listener backlog and stream buffer of every simulated host, in segments.
+const TCP_CAPACITY: usize = 4096;
+
 /// The DA service's host name.
 const DA_HOST: &str = "da";
 
@@ -219,7 +222,15 @@ impl Cluster<'_> {
             .min_message_latency(Duration::from_millis(lat_lo))
             .max_message_latency(Duration::from_millis(lat_hi))
             .fail_rate(scenario.network.loss)
-            .repair_rate(0.5);
+            .repair_rate(0.5)
+            // turmoil panics when a listener's backlog passes this; 64 (its
+            // default) was passed when an unresponsive DA host (its links
+            // held) came back after minutes: every connection attempt the
+            // clients had given up on arrived at once (swarm with long
+            // holds, seed 60). A kernel drops such SYNs; the node's own
+            // protocol keeps at most one frame in flight per connection,
+            // so the stream buffers this also sizes never fill.
+            .tcp_capacity(TCP_CAPACITY);
         if scenario.explore.random_host_order {
             builder.enable_random_order();
         }

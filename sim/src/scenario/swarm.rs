@@ -51,6 +51,20 @@ pub struct Swarm {
     /// other keys and gets the drawn rate.
     #[serde(skip_serializing_if = "no_rate")]
     pub tx_rate_per_s: [f64; 2],
+    /// Share of the drawn faults held long ([`LONG_HOLD_S`] instead of
+    /// 0.3 to 5 s): a partition of minutes, a long EL or DA outage. Only
+    /// a healthy stretch as long as the stall bound (tens of seconds) lets
+    /// the Production stall check fire, and a crash loop shows only there.
+    /// 0 (the default): none, and every other draw is as without it.
+    #[serde(skip_serializing_if = "no_share")]
+    pub long_hold: f64,
+}
+
+/// How long a long-held fault lasts (`long_hold`), in seconds.
+pub const LONG_HOLD_S: [f64; 2] = [60.0, 180.0];
+
+fn no_share(s: &f64) -> bool {
+    *s == 0.0
 }
 
 fn no_rate(r: &[f64; 2]) -> bool {
@@ -66,6 +80,7 @@ impl Default for Swarm {
             explore: true,
             triggered: [0.0, 0.5],
             tx_rate_per_s: [0.0, 0.0],
+            long_hold: 0.0,
         }
     }
 }
@@ -97,6 +112,12 @@ impl Swarm {
         if !(0.0 <= lo && lo <= hi && hi <= 1000.0) {
             return Err(format!(
                 "swarm.tx_rate_per_s = [{lo}, {hi}] must satisfy 0 <= min <= max <= 1000"
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.long_hold) {
+            return Err(format!(
+                "swarm.long_hold = {} must be between 0 and 1",
+                self.long_hold
             ));
         }
         if self.fault_kinds.contains(&FaultName::Heal) {
@@ -171,12 +192,19 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     } else {
         share_lo
     });
+    // Long holds too: with a share of 0 every other draw is as without.
+    let mut lrng = ChaCha8Rng::seed_from_u64(seed ^ 0x4c4f_4e47_484f_4c44);
     let mut faults = Vec::new();
     let mut triggered = 0;
+    let mut long = 0;
     let mut t: f64 = rng.gen_range(1.0..4.0);
     for _ in 0..count {
         let kind = *kinds.choose(&mut rng).expect("kinds is not empty");
-        let hold: f64 = rng.gen_range(0.3..5.0);
+        let mut hold: f64 = rng.gen_range(0.3..5.0);
+        if swarm.long_hold > 0.0 && lrng.gen_bool(swarm.long_hold) {
+            hold = lrng.gen_range(LONG_HOLD_S[0]..LONG_HOLD_S[1]);
+            long += 1;
+        }
         let spec = draw::Draw {
             names: &names,
             at_s: round_ms(t),
@@ -198,6 +226,9 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     s.duration_s = round_ms(last.max(4.0) + s.grace_s + rng.gen_range(6.0..12.0));
     knob("faults", faults.len().to_string());
     knob("triggered", format!("{triggered} (share {share})"));
+    if swarm.long_hold > 0.0 {
+        knob("long holds", format!("{long} (share {})", swarm.long_hold));
+    }
     knob("duration_s", format!("{}", s.duration_s));
     s.faults = faults;
     knob("explore.task_order", s.explore.task_order.to_string());
@@ -288,6 +319,37 @@ mod tests {
             assert_eq!(a.faults, b.faults, "seed {seed}");
             b.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
+    }
+
+    /// `long_hold` holds a share of the faults for minutes; at 0 the draws
+    /// are those of a file without it.
+    #[test]
+    fn long_holds_last_minutes_and_none_leaves_the_draws() {
+        let base = "duration_s = 30\n[swarm]\nfaults = [2, 6]\nfault_kinds = [\"partition\"]\ntriggered = [0.0, 0.0]\n";
+        let without = Scenario::parse(base).unwrap();
+        let zero = Scenario::parse(&format!("{base}long_hold = 0.0\n")).unwrap();
+        let all = Scenario::parse(&format!("{base}long_hold = 1.0\n")).unwrap();
+        let bad = Scenario::parse(&format!("{base}long_hold = 1.5\n")).unwrap_err();
+        assert!(bad.contains("swarm.long_hold = 1.5"), "{bad}");
+        let mut held_long = 0;
+        for seed in 1..=30 {
+            let (a, _) = realize(&without, seed);
+            assert_eq!(a.faults, realize(&zero, seed).0.faults, "seed {seed}");
+            let (b, _) = realize(&all, seed);
+            b.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            // Each partition lasts until its heal, the next fault.
+            for pair in b.faults.windows(2) {
+                if let FaultKind::Partition { .. } = pair[0].kind {
+                    let held = pair[1].at_s - pair[0].at_s;
+                    assert!(
+                        (LONG_HOLD_S[0]..=LONG_HOLD_S[1] + 0.001).contains(&held),
+                        "seed {seed}: held {held} s"
+                    );
+                    held_long += 1;
+                }
+            }
+        }
+        assert!(held_long >= 60, "{held_long} partitions");
     }
 
     /// Over many seeds swarm draws stops, and crashes, stops and restarts
