@@ -204,10 +204,25 @@ impl Worker {
                 }
             }
             Some(syncer) => {
-                syncer.start();
+                // A start cancelled mid-replay ends as a cancellation, as
+                // Go's replay returns the cancelled context's error.
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return WorkerExit::Canceled,
+                    started = syncer.start() => {
+                        if let Err(e) = started {
+                            return WorkerExit::Failed(format!("failed to start syncer: {e}"));
+                        }
+                    }
+                }
                 ctx.reporter.phase(Phase::Following);
-                cancel.cancelled().await;
-                WorkerExit::Canceled
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => WorkerExit::Canceled,
+                    e = syncer.critical_error() => WorkerExit::Failed(format!(
+                        "node stopped due to critical execution client failure: {e}"
+                    )),
+                }
             }
         }
     }

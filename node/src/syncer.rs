@@ -22,18 +22,22 @@
 //! layer (`ApplyBlock`), and commits it with the new state. A pending
 //! worker moves parked heights back onto `heightInCh` every 10 ms.
 //!
-//! `Syncer.initializeState`'s replayer (`SyncToHeight(store height)`) runs
-//! first on the processing task. Emulation: a critical error of the Go
-//! syncer (its start's replay failing, an invalid state, execution failing
-//! after its retries) halts the node; here the replay failure and an
-//! execution failure are logged and the block is dropped (the workers offer
-//! it again), and an invalid state is reported as a violation.
+//! `Syncer.Start` runs `initializeState`'s replayer (`SyncToHeight(store
+//! height)`) before it registers the raft retriever or starts a worker; a
+//! replay failure fails the start (`failed to start syncer`). A critical
+//! error (`sendCriticalError`: execution failing after its retries, an
+//! app hash other than the state's) is kept, first one wins, for
+//! `bc.Start`, which ends the follower worker with it: the node transfers
+//! leadership, exits, and its supervisor restarts it. What is left out: a
+//! next-height block that does not chain onto the tip is dropped, where
+//! Go tolerates the first such block of a process and halts on the next
+//! (fidelity D7).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::block::Block;
@@ -87,6 +91,8 @@ pub struct Syncer {
     da: DaParts,
     da_follower: Mutex<Option<Arc<DaFollower>>>,
     exec: Arc<EngineClient>,
+    /// `errorCh` (capacity 1, first error wins) and `hasCriticalError`.
+    critical: watch::Sender<Option<String>>,
     reporter: Reporter,
 }
 
@@ -110,6 +116,7 @@ impl Syncer {
             da,
             da_follower: Mutex::default(),
             exec,
+            critical: watch::Sender::new(None),
             reporter,
         })
     }
@@ -118,9 +125,13 @@ impl Syncer {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `Syncer.Start`: the raft retriever, the processing loop, the DA
-    /// follower, the pending worker and the p2p worker.
-    pub fn start(self: &Arc<Self>) {
+    /// `Syncer.Start`: `initializeState`'s replay, then the raft
+    /// retriever, the processing loop, the DA follower, the pending worker
+    /// and the p2p worker. A failed replay is the start's error.
+    pub async fn start(self: &Arc<Self>) -> Result<(), String> {
+        sync_to_height(&self.exec, &self.store, self.store.height())
+            .await
+            .map_err(|e| format!("failed to initialize syncer state: failed to sync execution layer on startup: {e}"))?;
         let (height_in, mut events) = mpsc::channel(HEIGHT_IN_CAPACITY);
         let (apply_tx, mut applied) = mpsc::channel::<ApplyMsg>(APPLY_CHANNEL_CAPACITY);
         self.raft.set_apply_callback(Some(apply_tx));
@@ -161,14 +172,6 @@ impl Syncer {
         }));
         let me = Arc::clone(self);
         tasks.push(task::spawn("syncer-process", &self.reporter, async move {
-            // `initializeState`'s replayer.
-            let height = me.store.height();
-            if let Err(e) = sync_to_height(&me.exec, &me.store, height).await {
-                tracing::error!(
-                    node = me.reporter.node(),
-                    "syncer: failed to sync execution layer: {e}"
-                );
-            }
             while let Some((block, source)) = events.recv().await {
                 me.process_height_event(block, source).await;
             }
@@ -196,6 +199,37 @@ impl Syncer {
             }
         }));
         *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+        Ok(())
+    }
+
+    /// `sendCriticalError`: set `hasCriticalError`; the error reaches
+    /// `bc.Start` unless one is there already.
+    fn send_critical_error(&self, error: String) {
+        tracing::error!(
+            node = self.reporter.node(),
+            "syncer: critical error: {error}"
+        );
+        self.critical.send_if_modified(|held| {
+            let first = held.is_none();
+            if first {
+                *held = Some(error);
+            }
+            first
+        });
+    }
+
+    /// `bc.Start`'s error monitor: the first critical error, once sent.
+    pub async fn critical_error(&self) -> String {
+        let mut rx = self.critical.subscribe();
+        let held = match rx.wait_for(Option::is_some).await {
+            Ok(held) => held.clone(),
+            // The sender lives in `self`: never dropped while we wait.
+            Err(_) => None,
+        };
+        match held {
+            Some(error) => error,
+            None => std::future::pending().await,
+        }
     }
 
     /// The DA follower from the state's DA height minus one
@@ -259,10 +293,12 @@ impl Syncer {
         // invalid state.
         let tip_hash = self.store.get(stored).map_or(0, |b| b.hash);
         if block.prev_hash == tip_hash && block.app_hash != state_app_hash {
-            self.reporter.violation(format!(
+            let detail = format!(
                 "invalid state: block {} carries app hash {:016x}, the state after {stored} is {state_app_hash:016x}",
                 block.height, block.app_hash
-            ));
+            );
+            self.reporter.violation(detail.clone());
+            self.send_critical_error(detail);
             return;
         }
         let state_root = if block.prev_hash == tip_hash {
@@ -272,11 +308,11 @@ impl Syncer {
             {
                 Ok(r) => r.state_root,
                 Err(e) => {
-                    tracing::error!(
-                        node = self.reporter.node(),
-                        height = block.height,
-                        "syncer: failed to apply block: {e}"
-                    );
+                    // `ApplyBlock`: critical; not rescheduled.
+                    self.send_critical_error(format!(
+                        "failed to execute transactions at {}: {e}",
+                        block.height
+                    ));
                     return;
                 }
             }
@@ -376,13 +412,13 @@ impl Syncer {
                     raft.height
                 ));
             }
+            // `ApplyBlock`: its failure is a critical error as well.
             let result = execute_txs_with_retry(&self.exec, block, state, None, HeadMove::Now)
                 .await
                 .map_err(|e| {
-                    format!(
-                        "applying raft block {}: failed to apply block: {e}",
-                        raft.height
-                    )
+                    let e = format!("failed to execute transactions at {}: {e}", raft.height);
+                    self.send_critical_error(e.clone());
+                    format!("applying raft block {}: {e}", raft.height)
                 })?;
             return self
                 .store
