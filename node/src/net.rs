@@ -51,6 +51,12 @@ pub enum Request {
     },
     /// Exchange: "give me your head" (go-header `Head` from trusted peers).
     GetHead,
+    /// Exchange: "give me the blocks from `from` on, at most `amount`"
+    /// (go-header's range request; the answer may be a shorter prefix).
+    GetRange {
+        from: u64,
+        amount: u64,
+    },
     /// Gossip of a new block on a topic.
     Gossip {
         topic: Topic,
@@ -72,6 +78,8 @@ pub enum Response {
     TimeoutNow(Result<(), String>),
     /// The block, or why it cannot be served (an empty store answers an error).
     Block(Result<Block, String>),
+    /// The blocks of a range request, or why none can be served.
+    Blocks(Result<Vec<Block>, String>),
     Status(NodeStatus),
 }
 

@@ -174,6 +174,36 @@ impl P2p {
         }
     }
 
+    /// Exchange: asks `peer` for the blocks from `from` on, at most
+    /// `amount`; a non-empty contiguous run starting at `from` is good.
+    pub async fn get_range(
+        &self,
+        peer: NodeId,
+        from: u64,
+        amount: u64,
+    ) -> Result<Vec<Block>, String> {
+        match self.call(peer, &Request::GetRange { from, amount }).await? {
+            Response::Blocks(Ok(blocks)) => {
+                let good = !blocks.is_empty()
+                    && blocks.len() as u64 <= amount
+                    && blocks
+                        .iter()
+                        .zip(from..)
+                        .all(|(b, h)| b.height == h && b.is_well_formed());
+                if good {
+                    Ok(blocks)
+                } else {
+                    Err(format!(
+                        "n{peer} answered a bad range for {from}+{amount}: {} blocks",
+                        blocks.len()
+                    ))
+                }
+            }
+            Response::Blocks(Err(e)) => Err(format!("n{peer}: {e}")),
+            other => Err(format!("n{peer}: unexpected answer {other:?}")),
+        }
+    }
+
     /// Exchange: asks `peer` for its head.
     pub async fn get_head(&self, peer: NodeId) -> Result<Block, String> {
         match self.call(peer, &Request::GetHead).await? {

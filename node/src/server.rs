@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use crate::block::Block;
 use crate::ctx::NodeCtx;
 use crate::hooks::observe::Event;
 use crate::hooks::task;
 use crate::net::{read_frame, write_frame, BoxConn, Listener, NodeStatus, Request, Response};
 use crate::p2p::Topic;
+use crate::sync::header_syncer::MAX_RANGE;
 
 /// Accepts connections for good, each answered by its own task; accepted
 /// gossip goes to the topic's subscriber (`P2p::deliver`).
@@ -71,6 +73,7 @@ async fn handle(ctx: &NodeCtx, req: Request) -> Response {
             None if ctx.store.height() == 0 => Err("empty store".to_string()),
             None => Err(format!("no block at height {height}")),
         }),
+        Request::GetRange { from, amount } => Response::Blocks(serve_range(ctx, from, amount)),
         Request::Gossip { topic, block } => {
             // Reported on arrival, subscribed or not, once per block (on
             // the header topic): the request does not name its sender, the
@@ -97,4 +100,28 @@ async fn handle(ctx: &NodeCtx, req: Request) -> Response {
             })
         }
     }
+}
+
+/// go-header's `handleRangeRequest`: more than `MaxRangeRequestSize`
+/// heights is refused; a store whose head is below `from` has nothing; a
+/// head inside the range gives the prefix up to it.
+fn serve_range(ctx: &NodeCtx, from: u64, amount: u64) -> Result<Vec<Block>, String> {
+    if from == 0 || amount == 0 {
+        return Err(format!("range mix-up: from {from}, amount {amount}"));
+    }
+    if amount > MAX_RANGE {
+        return Err(format!("{amount} headers asked, the limit is {MAX_RANGE}"));
+    }
+    let head = ctx.store.height();
+    if head < from {
+        return Err(format!("not found: head {head} is below {from}"));
+    }
+    let to = head.min(from + amount - 1);
+    (from..=to)
+        .map(|h| {
+            ctx.store
+                .get(h)
+                .ok_or_else(|| format!("no block at height {h}"))
+        })
+        .collect()
 }

@@ -2,8 +2,15 @@
 //! takes the gossiped heads the subscriber hands it, and keeps the sync
 //! store contiguous: a head past the next height makes it request the
 //! missing range from its peers through the exchange first
-//! (`Syncer.syncTo` / `requestHeaders`). What it appends is what the
-//! follower's block syncer reads (`p2p_handler.go:ProcessHeight`).
+//! (`Syncer.sync` / `requestHeaders`: range requests of at most
+//! `MaxRangeRequestSize` heights each, until the head). What it appends is
+//! what the follower's block syncer reads (`p2p_handler.go:ProcessHeight`).
+//!
+//! Emulation: go-header's session asks its tracked peers for the pieces of
+//! a range and retries a failed piece on another peer until the range is
+//! whole; here each piece goes to every peer at once, the first good answer
+//! in peer order wins, and a piece no peer serves ends the sync (the next
+//! head retries it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,7 +25,7 @@ use crate::p2p::P2p;
 use crate::types::NodeId;
 
 /// Most heights one range request asks for (go-header's
-/// `MaxRangeRequestSize`, 64 by default); a longer gap takes several.
+/// `MaxRangeRequestSize`, 64); a longer gap takes several requests.
 pub const MAX_RANGE: u64 = 64;
 
 pub struct HeaderSyncer {
@@ -28,6 +35,8 @@ pub struct HeaderSyncer {
     pub p2p: Arc<P2p>,
     /// Set once the service stopped: a syncer still running is leaked.
     pub stopped: Arc<AtomicBool>,
+    /// The node's wall clock (go-header's `time.Now`).
+    pub clock: crate::hooks::clock::Clock,
     /// `Node.BlockTime`, go-header's `Params.blockTime`.
     pub block_time: std::time::Duration,
     pub reporter: Reporter,
@@ -57,7 +66,7 @@ impl HeaderSyncer {
     /// bounded by the request timeout, and the highest is synced to.
     async fn network_head(&self) {
         let head = self.store.get(self.store.height());
-        let now = crate::hooks::clock::now_ms();
+        let now = self.clock.now_ms();
         let recent = head
             .as_ref()
             .is_some_and(|h| h.timestamp_ms + 2 * self.block_time.as_millis() as u64 >= now);
@@ -77,23 +86,29 @@ impl HeaderSyncer {
         }
     }
 
-    /// `incomingNetworkHead` + `syncTo`: fill the range below a new head
-    /// from the peers, then append the head.
+    /// `incomingNetworkHead` + `sync` (`processHeaders`, `requestHeaders`):
+    /// fill the range below a new head from the peers, a range request of
+    /// at most `MAX_RANGE` heights at a time, then append the head. Each
+    /// request appends at least one height or ends the sync, so the loop
+    /// is bounded by the gap.
     async fn incoming_head(&self, head: Block) {
         let mut next = self.store.height() + 1;
         if head.height < next {
             return;
         }
         let peers = self.p2p.connected_peers();
-        let mut asked = 0;
-        while next < head.height && asked < MAX_RANGE {
-            match ask_peers(&self.p2p, &peers, next, &self.reporter).await {
-                Some(block) => self.store.append(&block),
+        while next < head.height {
+            let amount = (head.height - next).min(MAX_RANGE);
+            let Some(blocks) =
+                ask_peers_range(&self.p2p, &peers, next, amount, &self.reporter).await
+            else {
                 // The next head retries the range.
-                None => return,
+                return;
+            };
+            for block in &blocks {
+                self.store.append(block);
             }
-            next += 1;
-            asked += 1;
+            next += blocks.len() as u64;
         }
         if next == head.height {
             self.store.append(&head);
@@ -110,15 +125,47 @@ pub async fn ask_peers(
     height: u64,
     reporter: &Reporter,
 ) -> Option<Block> {
+    first_answer(peers, reporter, |peer| {
+        let p2p = Arc::clone(p2p);
+        async move { p2p.get_block(peer, height).await }
+    })
+    .await
+}
+
+/// The exchange's `GetRangeByHeight` for one piece of at most `MAX_RANGE`
+/// heights from `from`: asked of every peer at once, the first good answer
+/// in peer order wins (a prefix of the piece, at least one block).
+async fn ask_peers_range(
+    p2p: &Arc<P2p>,
+    peers: &[NodeId],
+    from: u64,
+    amount: u64,
+    reporter: &Reporter,
+) -> Option<Vec<Block>> {
+    first_answer(peers, reporter, |peer| {
+        let p2p = Arc::clone(p2p);
+        async move { p2p.get_range(peer, from, amount).await }
+    })
+    .await
+}
+
+/// Asks every peer at once (`performRequest`), waits for all answers, and
+/// returns the first good one in peer order.
+async fn first_answer<T, F, Fut>(peers: &[NodeId], reporter: &Reporter, ask: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: Fn(NodeId) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
+{
     let (tx, mut rx) = unbounded_channel();
     for (i, &peer) in peers.iter().enumerate() {
-        let (p2p, tx) = (Arc::clone(p2p), tx.clone());
+        let (answer, tx) = (ask(peer), tx.clone());
         task::spawn("exchange-request", reporter, async move {
-            let _ = tx.send((i, p2p.get_block(peer, height).await));
+            let _ = tx.send((i, answer.await));
         });
     }
     drop(tx);
-    let mut answers: Vec<(usize, Result<Block, String>)> = Vec::new();
+    let mut answers: Vec<(usize, Result<T, String>)> = Vec::new();
     while let Some(answer) = rx.recv().await {
         answers.push(answer);
     }
