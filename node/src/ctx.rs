@@ -189,6 +189,7 @@ impl NodeCtx {
             p2p: Arc::clone(&self.p2p),
             syncer_ids: Arc::clone(&self.syncer_ids),
             timing: self.config.timing.clone(),
+            clock: self.sequencer.clock().clone(),
             reporter: self.reporter.clone(),
         })
     }

@@ -135,7 +135,11 @@ async fn start(
         config.bugs.ev3221_resume_other_txs,
         reporter.clone(),
     ));
-    let sequencer = Arc::new(crate::sequencer::Sequencer::new(disk.clone(), &store));
+    let sequencer = Arc::new(crate::sequencer::Sequencer::new(
+        disk.clone(),
+        &store,
+        crate::hooks::clock::Clock::new(faults.clone()),
+    ));
     let ctx = Arc::new(NodeCtx::new(
         config,
         raft,

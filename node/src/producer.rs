@@ -25,7 +25,6 @@ use crate::block::{Block, RaftBlock};
 use crate::ctx::{Cancel, NodeCtx};
 use crate::exec::HeadMove;
 use crate::hooks::chaos;
-use crate::hooks::clock;
 use crate::hooks::observe::{Event, Guard, Phase};
 use crate::replay::{execute_txs_with_retry, sync_to_height};
 use crate::store::PutError;
@@ -144,8 +143,11 @@ pub async fn run(
     // The first block at the last block's time + BlockTime.
     let last_ms = ctx.store.tip().map_or(0, |b| b.timestamp_ms);
     let mut wait = Duration::from_millis(
-        (last_ms + block_time.as_millis() as u64).saturating_sub(clock::now_ms()),
+        (last_ms + block_time.as_millis() as u64).saturating_sub(ctx.sequencer.clock().now_ms()),
     );
+    if ctx.config.fixes.monotonic_block_time {
+        wait = wait.min(block_time);
+    }
     ctx.reporter.phase(Phase::Producing);
     let result = loop {
         tokio::select! {
@@ -208,9 +210,15 @@ async fn produce_block(
             // `RetrieveBatch` (its time is the wall clock at
             // `GetNextBatch`), `CreateBlock`, `savePendingBlock`.
             let batch = ctx.sequencer.get_next_batch();
+            let timestamp_ms = match &tip {
+                Some(t) if ctx.config.fixes.monotonic_block_time => {
+                    batch.timestamp_ms.max(t.timestamp_ms + 1)
+                }
+                _ => batch.timestamp_ms,
+            };
             let block = Block::build(
                 new_height,
-                batch.timestamp_ms,
+                timestamp_ms,
                 tip.as_ref().map_or(0, |b| b.hash),
                 ctx.config.id,
                 state_app_hash,

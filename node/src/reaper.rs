@@ -109,7 +109,7 @@ mod tests {
     fn a_drain_queues_each_pending_transaction_once() {
         let disk = DiskHandle::in_memory();
         let store = Store::new(disk.clone(), Reporter::new(1, Arc::new(LogObserver)));
-        let seq = Sequencer::new(disk.clone(), &store);
+        let seq = Sequencer::new(disk.clone(), &store, crate::hooks::clock::Clock::default());
         let el = disk.el().clone();
         drain_mempool(&el, &seq).unwrap();
         assert_eq!(seq.size(), 0, "an empty pool submits nothing");

@@ -31,7 +31,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::hooks::clock;
+use crate::hooks::clock::Clock;
 use crate::store::{DiskHandle, Store};
 
 /// `createSequencer`'s `maxQueueSize`: batches queued or in flight.
@@ -76,15 +76,23 @@ struct Queue {
 #[derive(Debug)]
 pub struct Sequencer {
     disk: DiskHandle,
+    /// The node's wall clock: a batch's time (`GetNextBatch`'s `time.Now`).
+    clock: Clock,
     q: Mutex<Queue>,
 }
 
 impl Sequencer {
+    /// The node's wall clock, which stamps the batches.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// `NewSequencer`: `BatchQueue.Load` from the WAL, then
     /// `reconcileQueueWithLastBlock` against the store's last block.
-    pub fn new(disk: DiskHandle, store: &Store) -> Sequencer {
+    pub fn new(disk: DiskHandle, store: &Store, clock: Clock) -> Sequencer {
         let me = Sequencer {
             disk,
+            clock,
             q: Mutex::new(Queue {
                 next_add_seq: INITIAL_SEQ,
                 ..Queue::default()
@@ -197,7 +205,7 @@ impl Sequencer {
         }
         NextBatch {
             txs,
-            timestamp_ms: clock::now_ms(),
+            timestamp_ms: self.clock.now_ms(),
         }
     }
 
@@ -261,7 +269,7 @@ mod tests {
     #[test]
     fn drain_ack_and_dedup() {
         let (disk, store) = fresh();
-        let s = Sequencer::new(disk.clone(), &store);
+        let s = Sequencer::new(disk.clone(), &store, Clock::default());
         s.submit_batch_txs(&[1, 2]).unwrap();
         s.submit_batch_txs(&[2, 3]).unwrap();
         assert_eq!(s.get_next_batch().txs, vec![1, 2, 3]);
@@ -278,7 +286,7 @@ mod tests {
     #[test]
     fn the_wal_outlives_the_process_and_is_reconciled_with_the_last_block() {
         let (disk, store) = fresh();
-        let s = Sequencer::new(disk.clone(), &store);
+        let s = Sequencer::new(disk.clone(), &store, Clock::default());
         s.submit_batch_txs(&[1, 2]).unwrap();
         s.submit_batch_txs(&[3]).unwrap();
         assert_eq!(s.get_next_batch().txs, vec![1, 2, 3]);
@@ -286,14 +294,14 @@ mod tests {
         let block = Block::build(1, 5, 0, 1, crate::block::GENESIS_STATE_ROOT, vec![1, 2]);
         store.put(&block, 0).unwrap();
         drop(s);
-        let s = Sequencer::new(disk.clone(), &store);
+        let s = Sequencer::new(disk.clone(), &store, Clock::default());
         assert_eq!(s.get_next_batch().txs, vec![3]);
     }
 
     #[test]
     fn a_full_queue_refuses() {
         let (disk, store) = fresh();
-        let s = Sequencer::new(disk, &store);
+        let s = Sequencer::new(disk, &store, Clock::default());
         for t in 0..MAX_QUEUE_SIZE as u64 {
             s.submit_batch_txs(&[t]).unwrap();
         }

@@ -176,3 +176,16 @@ fn f2_site_wide_power_loss_stalls_and_sync_writes_prevent_it() {
         );
     }
 }
+
+/// F6: a leader whose clock ran ahead stamps the chain into the future;
+/// once its clock is set right, production stops for as long as it was
+/// ahead (a Production stall with every node up), on the seeds the
+/// known-open file names; with `fix-monotonic-block-time` it goes on.
+#[test]
+fn f6_leader_clock_ahead_stalls_and_monotonic_block_time_prevents_it() {
+    hazard_and_remedy(
+        "known-open/leader_clock_ahead_stalls.toml",
+        "fix-monotonic-block-time",
+        |report| fails_liveness(report, Property::ProductionStall),
+    );
+}

@@ -1,11 +1,36 @@
-//! Wall-clock milliseconds for block timestamps.
+//! The node's wall clock, for block timestamps and go-header's recency
+//! test: what Go reads with `time.Now()`.
 //!
 //! Inside the simulation this is turmoil's simulated time since its epoch,
-//! so timestamps are a function of the seed; outside, the system clock.
-//! Durations and timeouts use `tokio::time`, which turmoil drives in both.
+//! so timestamps are a function of the seed, plus the offset a
+//! `clock_skew` fault gives this node's machine (kept in its [`Faults`]
+//! table, so it survives the node's restarts); outside, the system clock.
+//! Durations, timers and timeouts use `tokio::time`, the monotonic clock
+//! that turmoil drives in both modes and that no clock fault moves (Go's
+//! timers are monotonic too).
+
+use super::faults::Faults;
+
+/// One node's wall clock.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    faults: Faults,
+}
+
+impl Clock {
+    /// The wall clock of the machine whose fault table is `faults`.
+    pub fn new(faults: Faults) -> Clock {
+        Clock { faults }
+    }
+
+    /// Milliseconds since the Unix epoch, as this node's clock reads them.
+    pub fn now_ms(&self) -> u64 {
+        base_now_ms().saturating_add_signed(self.faults.clock_offset_ms())
+    }
+}
 
 /// Milliseconds since the Unix epoch (simulated inside turmoil).
-pub fn now_ms() -> u64 {
+fn base_now_ms() -> u64 {
     #[cfg(feature = "sim")]
     if let Some(since) = turmoil::since_epoch() {
         return since.as_millis() as u64;

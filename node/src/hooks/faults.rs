@@ -17,6 +17,8 @@ struct FaultTable {
     connect_delay: BTreeMap<u64, Duration>,
     /// The messages of one plane lost to or from a peer: (peer, plane, way).
     dropped: BTreeSet<(u64, Plane, Way)>,
+    /// How far the machine's wall clock is off (`clock_skew`), in ms.
+    clock_offset_ms: i64,
 }
 
 /// One of the node's two transports. The Go node has separate ones: the
@@ -73,6 +75,15 @@ impl Faults {
     /// Whether the messages of `plane` that go `way` with `peer` are lost.
     pub fn dropped(&self, peer: u64, plane: Plane, way: Way) -> bool {
         self.table().dropped.contains(&(peer, plane, way))
+    }
+
+    /// From now on the machine's wall clock reads `offset_ms` off (0: right).
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.table().clock_offset_ms = offset_ms;
+    }
+
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.table().clock_offset_ms
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, FaultTable> {

@@ -28,6 +28,9 @@ pub struct Fixes {
     /// A leader-elect whose block store did not catch up hands leadership
     /// to the peer whose store is within one block of raft, if any.
     pub abdicate_to_synced_peer: bool,
+    /// A block's time is never before its parent's (at least 1 ms after
+    /// it), and a new leader's first block waits at most one block time.
+    pub monotonic_block_time: bool,
 }
 
 /// Name and one-line description of every fix switch.
@@ -83,6 +86,10 @@ pub const FIX_SWITCHES: &[(&str, &str)] = &[
          never picks that node: every leader-elect waits, abdicates, and leadership goes back \
          and forth between two nodes for good (docs/findings.md, F5)",
     ),
+    (
+        "fix-monotonic-block-time",
+        "proposed remedy (not in the Go code): the leader stamps a block with its wall clock or          1 ms after the last block's time, whichever is later, and `Executor.Start`'s initial          delay is at most one block time. Without it, one leader whose clock ran ahead stamps          the chain into the future; once its clock is set right it fails `AssertValidSequence`          (a block earlier than its parent) and every later leader waits          `time.Until(LastBlockTime + BlockTime)` before its first block: production stops for          as long as the clock was ahead (docs/findings.md, F6)",
+    ),
 ];
 
 impl Fixes {
@@ -95,6 +102,7 @@ impl Fixes {
             "fix-produce-from-raft-state" => &mut self.produce_from_raft_state,
             "fix-head-after-commit" => &mut self.head_after_commit,
             "fix-abdicate-to-synced-peer" => &mut self.abdicate_to_synced_peer,
+            "fix-monotonic-block-time" => &mut self.monotonic_block_time,
             _ => {
                 let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -115,6 +123,7 @@ impl Fixes {
             self.produce_from_raft_state,
             self.head_after_commit,
             self.abdicate_to_synced_peer,
+            self.monotonic_block_time,
         ];
         FIX_SWITCHES
             .iter()

@@ -52,6 +52,8 @@ pub struct SyncParts {
     /// Source of syncer ids, shared by the node's services.
     pub syncer_ids: Arc<AtomicU64>,
     pub timing: Timing,
+    /// The node's wall clock (go-header's recency test).
+    pub clock: crate::hooks::clock::Clock,
     pub reporter: Reporter,
 }
 
@@ -247,6 +249,7 @@ impl SyncService {
             p2p: Arc::clone(&self.parts.p2p),
             stopped: Arc::clone(&self.stopped),
             block_time: self.parts.timing.block_time,
+            clock: self.parts.clock.clone(),
             reporter: self.parts.reporter.clone(),
         };
         let handle = task::spawn("syncer", self.reporter(), run.run(incoming));

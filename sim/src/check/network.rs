@@ -233,6 +233,7 @@ mod tests {
         fn da_outage(&mut self, _: Option<crate::scenario::da_fault::DaOutageMode>) {}
         fn el_down(&mut self, _: u64, _: bool) {}
         fn el_slow(&mut self, _: u64, _: Duration) {}
+        fn clock_offset(&mut self, _: u64, _: i64) {}
         fn da_cut(&mut self, _: u64, _: bool) {}
         fn da_slow(&mut self, _: Option<u64>, _: u64) {}
         fn da_slow_reset(&mut self) -> [u64; 2] {

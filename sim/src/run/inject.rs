@@ -382,6 +382,10 @@ impl Target for Run<'_> {
         self.cluster.el(node).set_extra_latency(extra);
     }
 
+    fn clock_offset(&mut self, node: u64, offset_ms: i64) {
+        self.cluster.faults(node).set_clock_offset_ms(offset_ms);
+    }
+
     fn da_slow_reset(&mut self) -> [u64; 2] {
         let range = self.cluster.da_base_latency_ms();
         self.cluster.da_speed(range, Duration::ZERO);

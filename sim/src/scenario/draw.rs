@@ -174,6 +174,22 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
             };
             vec![for_slot(d, slow)]
         }
+        // A jump of one node's clock, ahead or behind, by 10 ms to 60 s
+        // (log-uniform: NTP slews and steps, a paused VM), stepped back at
+        // the slot's end.
+        FaultName::ClockSkew => {
+            let magnitude = 10f64.powf(rng.gen_range(1.0..=4.78)).round() as i64;
+            let offset_ms = if rng.gen_bool(0.5) {
+                magnitude
+            } else {
+                -magnitude
+            };
+            let skew = FaultKind::ClockSkew {
+                node: node(rng),
+                offset_ms,
+            };
+            vec![for_slot(d, skew)]
+        }
     }
 }
 
@@ -241,7 +257,8 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
                 node: Some(node), ..
             }
             | FaultKind::ElOutage { node }
-            | FaultKind::ElSlow { node, .. } => *node = event,
+            | FaultKind::ElSlow { node, .. }
+            | FaultKind::ClockSkew { node, .. } => *node = event,
             FaultKind::Heal {}
             | FaultKind::Loss { .. }
             | FaultKind::DaOutage { node: None, .. }

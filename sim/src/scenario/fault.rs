@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::clock_fault;
 use super::da_fault::{self, DaOutageMode};
 use super::el_fault;
 pub use super::fault_name::FaultName;
@@ -136,6 +137,9 @@ pub enum FaultKind {
     /// Each Engine API call of the node takes `latency_ms` more for
     /// `for_s` (signed, as `DaSlow`'s fields).
     ElSlow { node: String, latency_ms: i64 },
+    /// The node's wall clock reads `offset_ms` off from `at_s` (see
+    /// [`clock_fault`]); `for_s` steps it back.
+    ClockSkew { node: String, offset_ms: i64 },
 }
 
 impl FaultKind {
@@ -186,6 +190,7 @@ impl FaultKind {
             FaultKind::ElOutage { .. } | FaultKind::ElSlow { .. } => {
                 el_fault::validate(self, at, &node_ok)
             }
+            FaultKind::ClockSkew { .. } => clock_fault::validate(self, at, &node_ok),
             FaultKind::Loss { rate } => {
                 if (0.0..=1.0).contains(rate) {
                     Ok(())
@@ -231,6 +236,7 @@ impl FaultKind {
             FaultKind::DaSlow { .. } => FaultName::DaSlow,
             FaultKind::ElOutage { .. } => FaultName::ElOutage,
             FaultKind::ElSlow { .. } => FaultName::ElSlow,
+            FaultKind::ClockSkew { .. } => FaultName::ClockSkew,
         }
     }
 
@@ -263,6 +269,7 @@ impl FaultKind {
                 | FaultKind::DaSlow { .. }
                 | FaultKind::ElOutage { .. }
                 | FaultKind::ElSlow { .. }
+                | FaultKind::ClockSkew { .. }
         )
     }
 
@@ -353,6 +360,7 @@ impl FaultKind {
             }
             FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => da_fault::apply(self, t),
             FaultKind::ElOutage { .. } | FaultKind::ElSlow { .. } => el_fault::apply(self, t),
+            FaultKind::ClockSkew { .. } => clock_fault::apply(self, t),
         }
     }
 }

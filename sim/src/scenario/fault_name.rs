@@ -22,11 +22,12 @@ pub enum FaultName {
     DaSlow,
     ElOutage,
     ElSlow,
+    ClockSkew,
 }
 
 impl FaultName {
     /// Every kind.
-    pub const ALL: [FaultName; 15] = [
+    pub const ALL: [FaultName; 16] = [
         FaultName::Crash,
         FaultName::PowerLoss,
         FaultName::Stop,
@@ -42,6 +43,7 @@ impl FaultName {
         FaultName::DaSlow,
         FaultName::ElOutage,
         FaultName::ElSlow,
+        FaultName::ClockSkew,
     ];
 
     /// A fault of the DA layer (it needs `[da] enabled`).
@@ -67,6 +69,7 @@ impl FaultName {
             FaultName::DaSlow => "da_slow",
             FaultName::ElOutage => "el_outage",
             FaultName::ElSlow => "el_slow",
+            FaultName::ClockSkew => "clock_skew",
         }
     }
 

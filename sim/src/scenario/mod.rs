@@ -17,6 +17,7 @@ use node::hooks::chaos::Intensity;
 use node::hooks::fixes::Fixes;
 use serde::{Deserialize, Serialize};
 
+pub mod clock_fault;
 pub mod da;
 pub mod da_fault;
 pub mod draw;

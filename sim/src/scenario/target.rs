@@ -66,4 +66,7 @@ pub trait Target {
     /// Each Engine API call of the node takes `extra` more (zero: back
     /// to normal).
     fn el_slow(&mut self, node: u64, extra: Duration);
+    /// The node's wall clock reads `offset_ms` off from now on (0: right
+    /// again); see `scenario::clock_fault`.
+    fn clock_offset(&mut self, node: u64, offset_ms: i64);
 }

@@ -1,6 +1,7 @@
 //! Undoing a fault after its `for_s`: what puts each kind back, with the
 //! nodes the fault resolved when it fired.
 
+use super::clock_fault;
 use super::da_fault::{self, DaOutageMode};
 use super::el_fault;
 use super::fault::{both_sides, Applied, Target};
@@ -34,6 +35,8 @@ pub enum Undo {
     ElOutage(u64),
     /// The node's execution layer is at full speed again.
     ElSlow(u64),
+    /// The node's clock reads the simulated time again.
+    ClockSkew(u64),
 }
 
 impl Undo {
@@ -48,6 +51,7 @@ impl Undo {
             Undo::DaSlow => "da_slow",
             Undo::ElOutage(_) => "el_outage",
             Undo::ElSlow(_) => "el_slow",
+            Undo::ClockSkew(_) => "clock_skew",
         }
     }
 
@@ -111,6 +115,10 @@ impl Undo {
             }
             Undo::ElOutage(_) | Undo::ElSlow(_) => {
                 let (what, nodes) = el_fault::undo(self, t).unwrap_or_default();
+                done(what, nodes)
+            }
+            Undo::ClockSkew(_) => {
+                let (what, nodes) = clock_fault::undo(self, t).unwrap_or_default();
                 done(what, nodes)
             }
             Undo::Latency(x, y) => {
