@@ -160,6 +160,31 @@ impl DiskHandle {
         *self.lock() = Disk::default();
         self.el.wipe();
     }
+
+    /// Empties one of the machine's stores, the others kept: the node's
+    /// store (badger: blocks, state, metadata, pending block, the
+    /// sequencer's queue), the raft directory, or the EL's database.
+    pub fn wipe_part(&self, part: StorePart) {
+        match part {
+            StorePart::Blocks => {
+                let mut disk = self.lock();
+                let raft = std::mem::take(&mut disk.raft);
+                *disk = Disk::default();
+                disk.raft = raft;
+            }
+            StorePart::Raft => self.lock().raft = RaftDisk::default(),
+            StorePart::El => self.el.wipe(),
+        }
+    }
+}
+
+/// One of a machine's separate stores (the Go node: its badger data
+/// directory, its `raft_dir`; the EL's own datadir).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorePart {
+    Blocks,
+    Raft,
+    El,
 }
 
 /// Why a block was not stored.

@@ -209,7 +209,7 @@ mod tests {
         fn stop(&mut self, _: &[u64]) -> Vec<String> {
             Vec::new()
         }
-        fn restart(&mut self, _: u64, _: bool) -> Option<String> {
+        fn restart(&mut self, _: u64, _: Option<crate::scenario::target::Wipe>) -> Option<String> {
             None
         }
         fn is_stopping(&self, _: u64) -> bool {

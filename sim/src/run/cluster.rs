@@ -392,8 +392,12 @@ impl Cluster<'_> {
         self.crash(id)
     }
 
-    pub fn wipe(&self, id: u64) {
-        self.node(id).disk.wipe();
+    pub fn wipe(&self, id: u64, wipe: crate::scenario::target::Wipe) {
+        let disk = &self.node(id).disk;
+        match wipe {
+            crate::scenario::target::Wipe::All => disk.wipe(),
+            crate::scenario::target::Wipe::Only(part) => disk.wipe_part(part),
+        }
     }
 
     /// The node's execution layer (its own process: it answers while the

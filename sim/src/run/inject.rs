@@ -288,7 +288,7 @@ impl Target for Run<'_> {
         remarks
     }
 
-    fn restart(&mut self, id: u64, wipe: bool) -> Option<String> {
+    fn restart(&mut self, id: u64, wipe: Option<crate::scenario::target::Wipe>) -> Option<String> {
         let remark = self.cluster.stopping_since(id).map(|since| {
             format!(
                 "n{id} still stopping after SIGTERM at {:.3} s: killed first",
@@ -296,8 +296,8 @@ impl Target for Run<'_> {
             )
         });
         self.kill(id, false);
-        if wipe {
-            self.cluster.wipe(id);
+        if let Some(wipe) = wipe {
+            self.cluster.wipe(id, wipe);
         }
         self.start(id);
         remark

@@ -74,6 +74,13 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
         }
         FaultName::Restart => vec![fault(at_s, FaultKind::Restart { node: process(rng) })],
         FaultName::FreshStart => vec![fault(at_s, FaultKind::FreshStart { node: node(rng) })],
+        // The node's own store or its EL's; losing the raft directory is
+        // amnesia, left to `fresh_start`.
+        FaultName::StoreLoss => {
+            let store = ["blocks", "el"][rng.gen_range(0..2)].to_string();
+            let node = node(rng);
+            vec![fault(at_s, FaultKind::StoreLoss { node, store })]
+        }
         FaultName::Partition => {
             let mut side = d.names.to_vec();
             side.shuffle(rng);
@@ -258,7 +265,8 @@ pub fn triggered(drawn: Vec<Fault>, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<F
             }
             | FaultKind::ElOutage { node }
             | FaultKind::ElSlow { node, .. }
-            | FaultKind::ClockSkew { node, .. } => *node = event,
+            | FaultKind::ClockSkew { node, .. }
+            | FaultKind::StoreLoss { node, .. } => *node = event,
             FaultKind::Heal {}
             | FaultKind::Loss { .. }
             | FaultKind::DaOutage { node: None, .. }

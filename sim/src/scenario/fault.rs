@@ -14,6 +14,7 @@ use super::da_fault::{self, DaOutageMode};
 use super::el_fault;
 pub use super::fault_name::FaultName;
 use super::partition::{self, side};
+use super::store_loss;
 pub use super::target::Target;
 use super::trigger::Trigger;
 use super::undo::Undo;
@@ -140,6 +141,9 @@ pub enum FaultKind {
     /// The node's wall clock reads `offset_ms` off from `at_s` (see
     /// [`clock_fault`]); `for_s` steps it back.
     ClockSkew { node: String, offset_ms: i64 },
+    /// The node is killed, one of its stores emptied (`blocks`, `raft` or
+    /// `el`), and it starts again (see [`store_loss`]).
+    StoreLoss { node: String, store: String },
 }
 
 impl FaultKind {
@@ -191,6 +195,7 @@ impl FaultKind {
                 el_fault::validate(self, at, &node_ok)
             }
             FaultKind::ClockSkew { .. } => clock_fault::validate(self, at, &node_ok),
+            FaultKind::StoreLoss { .. } => store_loss::validate(self, at, &node_ok),
             FaultKind::Loss { rate } => {
                 if (0.0..=1.0).contains(rate) {
                     Ok(())
@@ -237,6 +242,7 @@ impl FaultKind {
             FaultKind::ElOutage { .. } => FaultName::ElOutage,
             FaultKind::ElSlow { .. } => FaultName::ElSlow,
             FaultKind::ClockSkew { .. } => FaultName::ClockSkew,
+            FaultKind::StoreLoss { .. } => FaultName::StoreLoss,
         }
     }
 
@@ -302,7 +308,8 @@ impl FaultKind {
                     FaultKind::Stop { .. } => t.stop(&ids),
                     _ => {
                         let fresh = matches!(self, FaultKind::FreshStart { .. });
-                        ids.iter().filter_map(|id| t.restart(*id, fresh)).collect()
+                        let wipe = fresh.then_some(super::target::Wipe::All);
+                        ids.iter().filter_map(|id| t.restart(*id, wipe)).collect()
                     }
                 };
                 let mut text = format!("{what} {}", who(node, &ids));
@@ -361,6 +368,7 @@ impl FaultKind {
             FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. } => da_fault::apply(self, t),
             FaultKind::ElOutage { .. } | FaultKind::ElSlow { .. } => el_fault::apply(self, t),
             FaultKind::ClockSkew { .. } => clock_fault::apply(self, t),
+            FaultKind::StoreLoss { .. } => store_loss::apply(self, t),
         }
     }
 }

@@ -23,11 +23,12 @@ pub enum FaultName {
     ElOutage,
     ElSlow,
     ClockSkew,
+    StoreLoss,
 }
 
 impl FaultName {
     /// Every kind.
-    pub const ALL: [FaultName; 16] = [
+    pub const ALL: [FaultName; 17] = [
         FaultName::Crash,
         FaultName::PowerLoss,
         FaultName::Stop,
@@ -44,6 +45,7 @@ impl FaultName {
         FaultName::ElOutage,
         FaultName::ElSlow,
         FaultName::ClockSkew,
+        FaultName::StoreLoss,
     ];
 
     /// A fault of the DA layer (it needs `[da] enabled`).
@@ -70,6 +72,7 @@ impl FaultName {
             FaultName::ElOutage => "el_outage",
             FaultName::ElSlow => "el_slow",
             FaultName::ClockSkew => "clock_skew",
+            FaultName::StoreLoss => "store_loss",
         }
     }
 

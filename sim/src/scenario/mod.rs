@@ -25,6 +25,7 @@ pub mod el_fault;
 pub mod fault;
 pub mod fault_name;
 pub mod partition;
+pub mod store_loss;
 pub mod swarm;
 pub mod target;
 pub mod trigger;

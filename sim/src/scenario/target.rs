@@ -28,9 +28,10 @@ pub trait Target {
     /// running, one already stopping).
     fn stop(&mut self, ids: &[u64]) -> Vec<String>;
     /// Stops the node if it runs (kills it if it is still stopping after
-    /// a SIGTERM), wipes its disk if `wipe`, starts it; returns a remark
-    /// for the trace if it had to kill a stopping node.
-    fn restart(&mut self, id: u64, wipe: bool) -> Option<String>;
+    /// a SIGTERM), wipes its disk (`Wipe::All`) or one of its stores,
+    /// starts it; returns a remark for the trace if it had to kill a
+    /// stopping node.
+    fn restart(&mut self, id: u64, wipe: Option<Wipe>) -> Option<String>;
     /// Whether the node is still stopping after a SIGTERM (its process
     /// runs).
     fn is_stopping(&self, id: u64) -> bool;
@@ -69,4 +70,11 @@ pub trait Target {
     /// The node's wall clock reads `offset_ms` off from now on (0: right
     /// again); see `scenario::clock_fault`.
     fn clock_offset(&mut self, node: u64, offset_ms: i64);
+}
+
+/// What a restart loses: the whole disk (a fresh start) or one store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wipe {
+    All,
+    Only(node::store::StorePart),
 }

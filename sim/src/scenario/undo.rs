@@ -68,7 +68,7 @@ impl Undo {
                         up.push(format!("n{id}"));
                         continue;
                     }
-                    remarks.extend(t.restart(*id, false));
+                    remarks.extend(t.restart(*id, None));
                     started.push(*id);
                 }
                 let up = match up.len() {
