@@ -64,6 +64,15 @@ pub enum Request {
     },
     /// Height and role, for the real-mode devnet check.
     Status,
+    /// `fix-rejoin-as-learner`: "what is your raft log's last index?"
+    RaftLastIndex,
+    /// `fix-rejoin-as-learner`: "re-add me" from a member that lost its
+    /// raft directory; `demoted` once the leader answered that it is a
+    /// learner (`raft::rejoin`).
+    Rejoin {
+        from: NodeId,
+        demoted: bool,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,6 +90,21 @@ pub enum Response {
     /// The blocks of a range request, or why none can be served.
     Blocks(Result<Vec<Block>, String>),
     Status(NodeStatus),
+    /// The last index of the receiver's raft log; none if it is empty.
+    RaftLastIndex(Option<u64>),
+    /// Where the rejoin stands, or why the receiver cannot help (not the
+    /// leader, a membership call failed).
+    Rejoin(Result<RejoinAnswer, String>),
+}
+
+/// The leader's answer to [`Request::Rejoin`], with the log index of the
+/// configuration it refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejoinAnswer {
+    /// The asker is a learner in the configuration at `at`.
+    Learner { at: u64 },
+    /// The asker is a voter again in the configuration at `at`.
+    Voter { at: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

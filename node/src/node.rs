@@ -168,7 +168,22 @@ async fn start(
 /// reference uses, waits an election timeout first. Waiting a seeded random
 /// election timeout here keeps that order: peers connect while the first
 /// election is pending, as in the modelled node.
+///
+/// With `fix-rejoin-as-learner`, an empty raft directory first asks the
+/// peers for their logs, and a member whose peers have run a cluster
+/// rejoins instead of bootstrapping (`raft::rejoin`); so does one whose
+/// marker says it has not been re-added yet.
 async fn bootstrap(ctx: &NodeCtx) {
+    let rejoin = ctx.config.fixes.rejoin_as_learner;
+    if rejoin && ctx.raft.rejoin_pending() {
+        return ctx.raft.rejoin(&ctx.config.peers).await;
+    }
+    if rejoin && matches!(ctx.raft.raft().is_initialized().await, Ok(false)) {
+        let probe = ctx.raft.probe_peers(&ctx.config.peers).await;
+        if probe == raft::rejoin::Probe::Rejoin {
+            return ctx.raft.rejoin(&ctx.config.peers).await;
+        }
+    }
     let t = &ctx.config.timing;
     tokio::time::sleep(raft::random_between(
         t.raft_heartbeat_timeout,

@@ -90,6 +90,12 @@ async fn handle(ctx: &NodeCtx, req: Request) -> Response {
             }
             Response::Ack
         }
+        Request::RaftLastIndex => {
+            Response::RaftLastIndex(ctx.raft.raft().metrics().borrow().last_log_index)
+        }
+        Request::Rejoin { from, demoted } => {
+            Response::Rejoin(ctx.raft.handle_rejoin(from, demoted).await)
+        }
         Request::Status => {
             let tip = ctx.store.tip();
             Response::Status(NodeStatus {

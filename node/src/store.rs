@@ -69,6 +69,20 @@ pub struct RaftDisk {
     /// which keeps the newest `retain`; see `raft::snapshot_store`).
     #[serde(default)]
     pub snapshots: Vec<StoredSnapshot>,
+    /// `fix-rejoin-as-learner`: this raft directory was started empty in a
+    /// running cluster, and the member has not been re-added yet
+    /// (`raft::rejoin`).
+    #[serde(default)]
+    pub rejoin: Option<RejoinMarker>,
+}
+
+/// `fix-rejoin-as-learner`'s marker in the raft directory
+/// (`raft::rejoin`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejoinMarker {
+    /// The log index of a committed configuration in which this node is a
+    /// learner, as the leader answered; none until then.
+    pub learner_at: Option<u64>,
 }
 
 /// One snapshot on disk: its meta data and the state machine's bytes.

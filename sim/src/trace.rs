@@ -208,6 +208,17 @@ fn encode_event(event: &Event, out: &mut Encoder) {
             out.tag(16);
             encode_entry(id, out);
         }
+        Event::ConfigAppended { index, voters } => {
+            out.tag(40);
+            out.u64(*index);
+            out.u64(voters.len() as u64);
+            for set in voters {
+                out.u64(set.len() as u64);
+                for v in set {
+                    out.u64(*v);
+                }
+            }
+        }
         Event::LogTruncated { index } => {
             out.tag(17);
             out.u64(*index);

@@ -44,12 +44,12 @@ fn double_signs(report: &RunReport) -> bool {
 }
 
 /// F1: a leader elected before its first commit reads a stale FSM and signs
-/// a height raft has, on the seeds the known-open file names; with
+/// a height raft has, on the seeds the findings file names; with
 /// `fix-leader-barrier` it does not on any of them (the run may still fail
 /// otherwise: without DA, followers that gave up p2p init stay behind).
 #[test]
 fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
-    let scenario = load("known-open/restarted_leader_double_signs.toml");
+    let scenario = load("findings/restarted_leader_double_signs.toml");
     assert!(
         scenario.fixes.is_empty(),
         "the evidence runs the Go code as it is"
@@ -103,12 +103,12 @@ fn hazard_and_remedy(file: &str, fix: &str, shows: fn(&RunReport) -> bool) {
 
 /// F3: a leader that stopped gracefully (its pending block deleted) after
 /// proposing to a minority, and wins again before any follower start,
-/// signs a height raft already has, on the seeds the known-open file
+/// signs a height raft already has, on the seeds the findings file
 /// names; with `fix-produce-from-raft-state` it does not on any of them.
 #[test]
 fn f3_graceful_exit_leader_double_signs_and_producing_from_raft_prevents_it() {
     hazard_and_remedy(
-        "known-open/graceful_exit_leader_double_signs.toml",
+        "findings/graceful_exit_leader_double_signs.toml",
         "fix-produce-from-raft-state",
         double_signs,
     );
@@ -116,12 +116,12 @@ fn f3_graceful_exit_leader_double_signs_and_producing_from_raft_prevents_it() {
 
 /// F4: the leader's EL moves its head before raft commits the block, so a
 /// client holds a receipt for a block no node keeps (SIGTERM of every node
-/// mid-block), on the seeds the known-open file names; with
+/// mid-block), on the seeds the findings file names; with
 /// `fix-head-after-commit` every receipt's transaction lands.
 #[test]
 fn f4_receipt_before_commit_loses_the_transaction_and_head_after_commit_prevents_it() {
     hazard_and_remedy(
-        "known-open/receipt_before_commit.toml",
+        "findings/receipt_before_commit.toml",
         "fix-head-after-commit",
         |report| fails_liveness(report, Property::TxLands),
     );
@@ -129,12 +129,12 @@ fn f4_receipt_before_commit_loses_the_transaction_and_head_after_commit_prevents
 
 /// F5: leader-elects whose stores lag raft by two blocks, which only a
 /// follower's store holds, abdicate back and forth for good, on the seeds
-/// the known-open file names; with `fix-abdicate-to-synced-peer` the
+/// the findings file names; with `fix-abdicate-to-synced-peer` the
 /// follower that holds them leads.
 #[test]
 fn f5_store_lag_abdication_ping_pong_and_abdicating_to_a_synced_peer_ends_it() {
     hazard_and_remedy(
-        "known-open/store_lag_abdication_ping_pong.toml",
+        "findings/store_lag_abdication_ping_pong.toml",
         "fix-abdicate-to-synced-peer",
         |report| fails_liveness(report, Property::LeadershipSettles),
     );
@@ -180,12 +180,33 @@ fn f2_site_wide_power_loss_stalls_and_sync_writes_prevent_it() {
 /// F6: a leader whose clock ran ahead stamps the chain into the future;
 /// once its clock is set right, production stops for as long as it was
 /// ahead (a Production stall with every node up), on the seeds the
-/// known-open file names; with `fix-monotonic-block-time` it goes on.
+/// findings file names; with `fix-monotonic-block-time` it goes on.
 #[test]
 fn f6_leader_clock_ahead_stalls_and_monotonic_block_time_prevents_it() {
     hazard_and_remedy(
-        "known-open/leader_clock_ahead_stalls.toml",
+        "findings/leader_clock_ahead_stalls.toml",
         "fix-monotonic-block-time",
         |report| fails_liveness(report, Property::ProductionStall),
+    );
+}
+
+/// F7: a member restarted on a wiped disk bootstraps again (the Go node's
+/// empty `raft_dir`) and votes twice in one term, on the seeds the
+/// findings file names; with `fix-rejoin-as-learner` it waits to be
+/// re-added as a learner and votes only once a voter again.
+#[test]
+fn f7_wiped_member_votes_twice_and_rejoining_as_a_learner_prevents_it() {
+    hazard_and_remedy(
+        "findings/fresh_start_votes_twice.toml",
+        "fix-rejoin-as-learner",
+        |report| {
+            matches!(
+                report.violation,
+                Some(Violation::Safety {
+                    property: Property::OneVotePerTerm,
+                    ..
+                })
+            )
+        },
     );
 }

@@ -31,6 +31,11 @@ pub struct Fixes {
     /// A block's time is never before its parent's (at least 1 ms after
     /// it), and a new leader's first block waits at most one block time.
     pub monotonic_block_time: bool,
+    /// A member whose raft directory starts empty in a running cluster
+    /// neither bootstraps nor votes nor stands until the leader has made
+    /// it a learner, caught it up and made it a voter again.
+    #[serde(default)]
+    pub rejoin_as_learner: bool,
 }
 
 /// Name and one-line description of every fix switch.
@@ -88,7 +93,26 @@ pub const FIX_SWITCHES: &[(&str, &str)] = &[
     ),
     (
         "fix-monotonic-block-time",
-        "proposed remedy (not in the Go code): the leader stamps a block with its wall clock or          1 ms after the last block's time, whichever is later, and `Executor.Start`'s initial          delay is at most one block time. Without it, one leader whose clock ran ahead stamps          the chain into the future; once its clock is set right it fails `AssertValidSequence`          (a block earlier than its parent) and every later leader waits          `time.Until(LastBlockTime + BlockTime)` before its first block: production stops for          as long as the clock was ahead (docs/findings.md, F6)",
+        "proposed remedy (not in the Go code): the leader stamps a block with its wall clock or \
+         1 ms after the last block's time, whichever is later, and `Executor.Start`'s initial \
+         delay is at most one block time. Without it, one leader whose clock ran ahead stamps \
+         the chain into the future; once its clock is set right it fails `AssertValidSequence` \
+         (a block earlier than its parent) and every later leader waits \
+         `time.Until(LastBlockTime + BlockTime)` before its first block: production stops for \
+         as long as the clock was ahead (docs/findings.md, F6)",
+    ),
+    (
+        "fix-rejoin-as-learner",
+        "proposed remedy (not in the Go code): a node whose raft directory is empty asks its \
+         peers first; if any of them has a raft configuration, it does not bootstrap but asks \
+         the leader to re-add it, and until then it neither votes nor stands for election (a \
+         durable marker in its raft directory keeps that across restarts). The leader makes it \
+         a learner (`change_membership` with it removed, kept as a learner), catches it up \
+         (`add_learner`, blocking) and makes it a voter again. Without it, a member restarted \
+         with an empty disk (a wiped or replaced machine) bootstraps a configuration again, as \
+         the Go node does with an empty `raft_dir`, forgets its vote and log, and can vote \
+         twice in a term or let a leader without a committed block win \
+         (docs/findings.md, F7)",
     ),
 ];
 
@@ -103,6 +127,7 @@ impl Fixes {
             "fix-head-after-commit" => &mut self.head_after_commit,
             "fix-abdicate-to-synced-peer" => &mut self.abdicate_to_synced_peer,
             "fix-monotonic-block-time" => &mut self.monotonic_block_time,
+            "fix-rejoin-as-learner" => &mut self.rejoin_as_learner,
             _ => {
                 let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -124,6 +149,7 @@ impl Fixes {
             self.head_after_commit,
             self.abdicate_to_synced_peer,
             self.monotonic_block_time,
+            self.rejoin_as_learner,
         ];
         FIX_SWITCHES
             .iter()

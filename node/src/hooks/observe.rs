@@ -130,6 +130,12 @@ pub enum Event {
     },
     /// Raft appended this entry to its log and reported it durable.
     LogAppended(EntryId),
+    /// Raft appended a configuration entry at `index` (reported after its
+    /// `LogAppended`): its voter sets, two in a joint configuration.
+    ConfigAppended {
+        index: u64,
+        voters: Vec<Vec<u64>>,
+    },
     /// Raft removed its log entries from `index` on (a conflict with the
     /// leader's log).
     LogTruncated {

@@ -192,10 +192,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut appended = Vec::new();
+        let mut configs = Vec::new();
         {
             let mut disk = self.disk.lock();
             for entry in entries {
                 appended.push(entry_id(&entry));
+                if let openraft::EntryPayload::Membership(m) = &entry.payload {
+                    let voters = m.get_joint_config().iter();
+                    let voters = voters.map(|c| c.iter().copied().collect()).collect();
+                    configs.push((entry.log_id.index, voters));
+                }
                 disk.raft.log.insert(entry.log_id.index, entry);
             }
         }
@@ -210,6 +216,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if failed.is_none() {
             for id in appended {
                 self.reporter.event(Event::LogAppended(id));
+            }
+            for (index, voters) in configs {
+                self.reporter.event(Event::ConfigAppended { index, voters });
             }
         }
         callback.log_io_completed(result);

@@ -48,6 +48,7 @@ pub mod lease;
 mod log_store;
 mod network;
 pub mod node;
+pub mod rejoin;
 mod rpc;
 pub mod snapshot;
 pub mod snapshot_store;
@@ -122,6 +123,7 @@ pub async fn start(
     // of a slow link passed it, each timeout also dropped the connection,
     // and the cluster never recovered (found by swarm seed 191).
     let contact = Arc::new(Contact::default());
+    let rejoining = Arc::new(rejoin::Rejoining::new(disk.lock().raft.rejoin.is_some()));
     let network = Network::new(
         (t.raft_heartbeat_timeout / 2)
             .max(config.timing.send_timeout)
@@ -134,7 +136,7 @@ pub async fn start(
     let apply_callback = Arc::new(Mutex::new(apply_callback));
     let snapshots = SnapshotStore::new(disk.clone(), snapshot_store::SNAPSHOT_RETAIN);
     let log_store = LogStore::new(
-        disk,
+        disk.clone(),
         snapshots.clone(),
         Arc::clone(&commit_index),
         reporter.clone(),
@@ -147,7 +149,13 @@ pub async fn start(
     )?;
     let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
     snapshot::spawn(raft.clone(), t, reporter);
-    timers::spawn(raft.clone(), Arc::clone(&contact), t, reporter);
+    timers::spawn(
+        raft.clone(),
+        Arc::clone(&contact),
+        Arc::clone(&rejoining),
+        t,
+        reporter,
+    );
     let mut bootstrap_order = vec![config.id];
     bootstrap_order.extend(config.peers.iter().map(|p| p.id));
     let parts = RaftParts {
@@ -158,6 +166,8 @@ pub async fn start(
         bootstrap_order,
         contact,
         faults: faults.clone(),
+        rejoining,
+        disk,
     };
     Ok(RaftNode::new(
         config.id,

@@ -165,6 +165,10 @@ pub struct RaftNode {
     /// The node's fault table: the harness's cuts of the raft plane
     /// (TimeoutNow goes outside openraft's network).
     pub(super) faults: Faults,
+    /// `fix-rejoin-as-learner`: waiting to be re-added (`raft::rejoin`).
+    pub(super) rejoining: Arc<super::rejoin::Rejoining>,
+    /// The machine's disk, for the rejoin marker in the raft directory.
+    pub(super) disk: crate::store::DiskHandle,
     /// A leadership transfer runs (`leadershipTransferInProgress`).
     transfer: AtomicBool,
     commit_index: Arc<AtomicU64>,
@@ -184,6 +188,8 @@ pub struct RaftParts {
     pub bootstrap_order: Vec<NodeId>,
     pub contact: Arc<Contact>,
     pub faults: Faults,
+    pub rejoining: Arc<super::rejoin::Rejoining>,
+    pub disk: crate::store::DiskHandle,
 }
 
 /// Clears the transfer flag when the transfer ends, however it ends.
@@ -214,6 +220,8 @@ impl RaftNode {
             bootstrap_order: parts.bootstrap_order,
             contact: parts.contact,
             faults: parts.faults,
+            rejoining: parts.rejoining,
+            disk: parts.disk,
             transfer: AtomicBool::new(false),
             commit_index: parts.commit_index,
             fsm_state: parts.fsm_state,

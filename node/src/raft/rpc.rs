@@ -19,6 +19,8 @@
 //!   openraft's does not move, so the node records the term and stands
 //!   above it (`raft::timers`).
 //! - **TimeoutNow**: see [`RaftNode::timeout_now`].
+//! - With `fix-rejoin-as-learner`, a member waiting to be re-added refuses
+//!   every vote and every `TimeoutNow` (`raft::rejoin`).
 //!
 //! openraft's own stickiness, its voter lease (`election_timeout_max` after
 //! the voter's last contact), is cut down to one heartbeat interval plus
@@ -76,6 +78,19 @@ impl RaftNode {
         leadership_transfer: bool,
     ) -> Result<VoteResponse<NodeId>, RaftError<NodeId>> {
         let candidate = rpc.vote.leader_id().voted_for();
+        if self.rejoining() {
+            tracing::debug!(
+                node = self.id,
+                ?candidate,
+                "rejecting vote request: not re-added yet"
+            );
+            let vote = self.raft.metrics().borrow().vote;
+            return Ok(VoteResponse {
+                vote,
+                vote_granted: false,
+                last_log_id: None,
+            });
+        }
         let known = if self.is_leader() {
             Some(self.id)
         } else {
@@ -110,6 +125,9 @@ impl RaftNode {
     /// LeadershipTransfer flag (the timer task stands: `raft::timers`), and
     /// answer at once.
     pub async fn timeout_now(&self, from: NodeId) -> Result<(), String> {
+        if self.rejoining() {
+            return Err(format!("n{} waits to be re-added", self.id));
+        }
         tracing::info!(node = self.id, from, "TimeoutNow: standing for election");
         self.contact.request_transfer_candidacy();
         Ok(())

@@ -25,6 +25,8 @@
 //!   once, so that the voters' openraft leases have run out (the
 //!   transferring leader stops heartbeating meanwhile: `raft::transfer`).
 //! - **Leader**: no timer (the lease step-down is `raft::lease`'s).
+//! - With `fix-rejoin-as-learner`, a member waiting to be re-added never
+//!   stands (`raft::rejoin`).
 //!
 //! Not emulated: the pre-vote of hashicorp v1.7 (as before), and a
 //! stepped-down (fenced) leader standing itself: openraft still counts it
@@ -37,6 +39,7 @@ use openraft::ServerState;
 use tokio::time::Instant;
 
 use super::contact::Contact;
+use super::rejoin::Rejoining;
 use crate::config::Timing;
 use crate::hooks::observe::Reporter;
 use crate::runtime::random_between;
@@ -46,8 +49,15 @@ use crate::types::Raft;
 const MAX_TERM_CLIMB: u64 = 64;
 
 /// Starts the timers of one incarnation; they end when raft shuts down.
-pub fn spawn(raft: Raft, contact: Arc<Contact>, timing: &Timing, reporter: &Reporter) {
+pub fn spawn(
+    raft: Raft,
+    contact: Arc<Contact>,
+    rejoining: Arc<Rejoining>,
+    timing: &Timing,
+    reporter: &Reporter,
+) {
     let timers = Timers {
+        rejoining,
         heartbeat_timeout: timing.raft_heartbeat_timeout,
         election_timeout: timing.raft_election_timeout,
         voter_lease: Duration::from_millis(raft.config().election_timeout_max),
@@ -59,6 +69,9 @@ pub fn spawn(raft: Raft, contact: Arc<Contact>, timing: &Timing, reporter: &Repo
 
 struct Timers {
     raft: Raft,
+    /// `fix-rejoin-as-learner`: a member waiting to be re-added never
+    /// stands (`raft::rejoin`).
+    rejoining: Arc<Rejoining>,
     contact: Arc<Contact>,
     heartbeat_timeout: Duration,
     election_timeout: Duration,
@@ -134,7 +147,7 @@ impl Timers {
                             .contact
                             .last_contact()
                             .is_none_or(|at| at.elapsed() >= self.heartbeat_timeout);
-                        if silent {
+                        if silent && !self.rejoining.is_on() {
                             self.contact.forget_leader();
                             candidacy = Some(self.stand("heartbeat timeout reached").await);
                         }

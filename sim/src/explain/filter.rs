@@ -37,6 +37,7 @@ pub const KINDS: &[&str] = &[
     "Exit",
     "VoteSaved",
     "LogAppended",
+    "ConfigAppended",
     "LogTruncated",
     "LogPurged",
     "EntryApplied",

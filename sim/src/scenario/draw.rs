@@ -74,10 +74,10 @@ pub fn draw(kind: FaultName, d: &Draw<'_>, rng: &mut ChaCha8Rng) -> Vec<Fault> {
         }
         FaultName::Restart => vec![fault(at_s, FaultKind::Restart { node: process(rng) })],
         FaultName::FreshStart => vec![fault(at_s, FaultKind::FreshStart { node: node(rng) })],
-        // The node's own store or its EL's; losing the raft directory is
-        // amnesia, left to `fresh_start`.
+        // The node's own store, its raft directory (amnesia, as a fresh
+        // start's, with the other stores kept) or its EL's database.
         FaultName::StoreLoss => {
-            let store = ["blocks", "el"][rng.gen_range(0..2)].to_string();
+            let store = ["blocks", "raft", "el"][rng.gen_range(0..3)].to_string();
             let node = node(rng);
             vec![fault(at_s, FaultKind::StoreLoss { node, store })]
         }

@@ -251,6 +251,16 @@ impl FaultKind {
         matches!(self, FaultKind::DaOutage { .. } | FaultKind::DaSlow { .. })
     }
 
+    /// A fault that empties a member's raft directory: it forgets its log
+    /// and vote (a fresh start, or the loss of that store alone).
+    pub fn loses_raft_state(&self) -> bool {
+        match self {
+            FaultKind::FreshStart { .. } => true,
+            FaultKind::StoreLoss { store, .. } => store == "raft",
+            _ => false,
+        }
+    }
+
     /// A fault of one node's execution layer (it needs `for_s`).
     pub fn is_el(&self) -> bool {
         matches!(self, FaultKind::ElOutage { .. } | FaultKind::ElSlow { .. })

@@ -198,6 +198,10 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
     let mut triggered = 0;
     let mut long = 0;
     let mut t: f64 = rng.gen_range(1.0..4.0);
+    // Raft survives a minority of members that lose their state, not more
+    // (nor does any remedy: what a majority forgot is gone), so a run
+    // wipes at most that many raft directories; a draw past it is dropped.
+    let mut amnesia_left = (names.len() - 1) / 2;
     for _ in 0..count {
         let kind = *kinds.choose(&mut rng).expect("kinds is not empty");
         let mut hold: f64 = rng.gen_range(0.3..5.0);
@@ -210,7 +214,14 @@ pub fn realize(scenario: &Scenario, seed: u64) -> (Scenario, Vec<(String, String
             at_s: round_ms(t),
             until_s: round_ms(t + hold),
         };
-        let drawn = draw::draw(kind, &spec, &mut rng);
+        let mut drawn = draw::draw(kind, &spec, &mut rng);
+        if drawn.iter().any(|f| f.kind.loses_raft_state()) {
+            if amnesia_left == 0 {
+                drawn.clear();
+            } else {
+                amnesia_left -= 1;
+            }
+        }
         if !drawn.is_empty() && trng.gen_bool(share) {
             faults.extend(draw::triggered(drawn, &spec, &mut trng));
             triggered += 1;
@@ -319,6 +330,33 @@ mod tests {
             assert_eq!(a.faults, b.faults, "seed {seed}");
             b.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
+    }
+
+    /// A run wipes at most a minority of raft directories (fresh starts
+    /// and raft store losses together): one of 3 or 4 nodes, two of 5.
+    #[test]
+    fn at_most_a_minority_loses_its_raft_state() {
+        let base = "duration_s = 30\n[swarm]\nfaults = [8, 8]\n\
+                    fault_kinds = [\"fresh_start\", \"store_loss\"]\n";
+        let swarm = Scenario::parse(base).unwrap();
+        let mut most = BTreeMap::new();
+        for seed in 1..=100 {
+            let (s, _) = realize(&swarm, seed);
+            let wiped = s
+                .faults
+                .iter()
+                .filter(|f| f.kind.loses_raft_state())
+                .count();
+            let nodes = s.cluster.nodes;
+            assert!(
+                wiped <= (nodes as usize - 1) / 2,
+                "seed {seed}: {wiped} of {nodes}"
+            );
+            let m = most.entry(nodes).or_insert(0);
+            *m = wiped.max(*m);
+        }
+        assert_eq!(most.get(&3), Some(&1), "{most:?}");
+        assert_eq!(most.get(&5), Some(&2), "{most:?}");
     }
 
     /// `long_hold` holds a share of the faults for minutes; at 0 the draws

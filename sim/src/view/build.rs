@@ -412,6 +412,7 @@ fn node_event(node: &mut NodeState, at: Micros, event: &Event, terms: &mut Terms
         // and gossip are too many to mark; `sim run --trace` lists them.
         Event::VoteSaved { .. }
         | Event::LogAppended(_)
+        | Event::ConfigAppended { .. }
         | Event::LogTruncated { .. }
         | Event::LogPurged { .. }
         | Event::EntryApplied(_)

@@ -10,10 +10,18 @@
 //!
 //! The other half holds under both: a node that declares itself elected
 //! (saves its own committed vote) was granted the vote by a quorum, i.e.
-//! at least `nodes / 2 + 1` distinct nodes saved an uncommitted vote for
-//! it in that term before (its own included). A leader without a quorum is
-//! how two leaders of one term happen; with One vote per term it is what
-//! makes the per-term rule true.
+//! a majority of every voter set of its configuration saved an
+//! uncommitted vote for it in that term before (its own included). A
+//! leader without a quorum is how two leaders of one term happen; with One
+//! vote per term it is what makes the per-term rule true.
+//!
+//! A node's configuration is the last configuration entry in its log
+//! (`ConfigAppended`, forgotten when `LogTruncated` removes it), as raft
+//! uses it; until it has one, every node of the cluster votes. Not
+//! followed: a configuration that arrives only in an installed snapshot (a
+//! node then keeps the one it had), and a wiped disk's (the old entries
+//! stand until the new log overwrites them): only `fix-rejoin-as-learner`
+//! changes configurations, and its rejoining member does not stand.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,8 +34,11 @@ use crate::trace::{Record, What};
 #[derive(Debug)]
 pub struct ElectionSafetyCheck {
     ids: LeaderIds,
-    /// Votes a node needs to win: a majority of the cluster.
-    quorum: usize,
+    /// Every node of the cluster: the voters of a node with no
+    /// configuration entry.
+    cluster: BTreeSet<u64>,
+    /// node -> its log's configuration entries: index -> voter sets.
+    configs: BTreeMap<u64, BTreeMap<u64, Vec<BTreeSet<u64>>>>,
     /// Leader id -> the node that leads it, and the first evidence.
     leaders: BTreeMap<(u64, u64), (u64, String)>,
     /// (term, candidate) -> the nodes that saved an uncommitted vote for it.
@@ -41,7 +52,8 @@ impl ElectionSafetyCheck {
     pub fn new(ids: LeaderIds, nodes: u32) -> ElectionSafetyCheck {
         ElectionSafetyCheck {
             ids,
-            quorum: nodes as usize / 2 + 1,
+            cluster: (1..=u64::from(nodes)).collect(),
+            configs: BTreeMap::new(),
             leaders: BTreeMap::new(),
             grants: BTreeMap::new(),
             checked: false,
@@ -79,16 +91,24 @@ impl ElectionSafetyCheck {
     fn elected(&mut self, node: u64, term: u64) -> Option<String> {
         self.checked = true;
         let voters = self.grants.get(&(term, node)).cloned().unwrap_or_default();
-        if voters.len() >= self.quorum {
-            return None;
-        }
+        let sets = self
+            .configs
+            .get(&node)
+            .and_then(|c| c.values().next_back().cloned())
+            .unwrap_or_else(|| vec![self.cluster.clone()]);
+        let short = sets.iter().find(|set| {
+            let granted = set.intersection(&voters).count();
+            granted < set.len() / 2 + 1
+        })?;
         let names: Vec<String> = voters.iter().map(|v| format!("n{v}")).collect();
+        let granted = short.intersection(&voters).count();
+        let of: Vec<String> = short.iter().map(|v| format!("n{v}")).collect();
         Some(format!(
             "n{node} became leader of term {term} with votes saved by only [{}] \
-             ({} of the {} a quorum needs)",
+             ({granted} of the {} a quorum of voters [{}] needs)",
             names.join(", "),
-            voters.len(),
-            self.quorum
+            short.len() / 2 + 1,
+            of.join(", ")
         ))
     }
 }
@@ -122,6 +142,17 @@ impl Checker for ElectionSafetyCheck {
                         format!("its committed vote saved by n{n}")
                     })
                 })
+            }
+            Event::ConfigAppended { index, voters } => {
+                let sets = voters.iter().map(|s| s.iter().copied().collect()).collect();
+                self.configs.entry(n).or_default().insert(*index, sets);
+                None
+            }
+            Event::LogTruncated { index } => {
+                if let Some(c) = self.configs.get_mut(&n) {
+                    c.split_off(index);
+                }
+                None
             }
             Event::LogAppended(e) => self.leads(e.term, e.leader, || {
                 format!("{} appended by n{n}", entry(e))
@@ -209,7 +240,43 @@ mod tests {
         assert_eq!(p, Property::ElectionSafety);
         assert_eq!(
             d,
-            "n1 became leader of term 3 with votes saved by only [n1, n2] (2 of the 3 a quorum needs)"
+            "n1 became leader of term 3 with votes saved by only [n1, n2] \
+             (2 of the 3 a quorum of voters [n1, n2, n3, n4, n5] needs)"
+        );
+    }
+
+    fn config(index: u64, voters: &[&[u64]]) -> Event {
+        let voters = voters.iter().map(|s| s.to_vec()).collect();
+        Event::ConfigAppended { index, voters }
+    }
+
+    /// After n3 was made a learner, n1 and n2 are a quorum of n2's
+    /// configuration; in the joint configuration before it they are not,
+    /// nor once that later entry is truncated away.
+    #[test]
+    fn the_quorum_is_the_candidates_configurations() {
+        let win = |term| {
+            vec![
+                ev(1, voted(term, 2, false)),
+                ev(2, voted(term, 2, false)),
+                ev(2, voted(term, 2, true)),
+            ]
+        };
+        let mut c = ElectionSafetyCheck::new(LeaderIds::OPENRAFT, 4);
+        let mut steps = vec![ev(2, config(9, &[&[1, 2, 3, 4], &[1, 2, 4]]))];
+        steps.push(ev(2, config(10, &[&[1, 2, 4]])));
+        steps.extend(win(4));
+        assert_eq!(run(&mut c, steps), None);
+
+        let mut c = ElectionSafetyCheck::new(LeaderIds::OPENRAFT, 4);
+        let mut steps = vec![ev(2, config(9, &[&[1, 2, 3, 4], &[1, 2, 4]]))];
+        steps.push(ev(2, config(10, &[&[1, 2, 4]])));
+        steps.push(ev(2, Event::LogTruncated { index: 10 }));
+        steps.extend(win(4));
+        let (_, d) = safety(run(&mut c, steps));
+        assert!(
+            d.ends_with("(2 of the 3 a quorum of voters [n1, n2, n3, n4] needs)"),
+            "{d}"
         );
     }
 
