@@ -128,6 +128,28 @@ impl Worker {
             && self.header.store().height() == 0
             && self.data.store().height() == 0;
         chaos::pause(&ctx.reporter, "election.publisher_mode").await;
+        // `fix-raft-retriever-first`: the syncer starts before the services.
+        let early = match (ctx.config.fixes.raft_retriever_first, &self.syncer) {
+            (true, Some(syncer)) => {
+                let exit = tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => Some(WorkerExit::Canceled),
+                    started = syncer.start_before_services() => started
+                        .err()
+                        .map(|e| WorkerExit::Failed(format!("failed to start syncer: {e}"))),
+                };
+                if let Some(exit) = exit {
+                    syncer.stop();
+                    ctx.reporter.event(Event::WorkerStopped {
+                        role: self.role,
+                        services_stopped: false,
+                    });
+                    return exit;
+                }
+                true
+            }
+            _ => false,
+        };
         let starts = async {
             if publisher_mode {
                 tokio::join!(
@@ -154,13 +176,18 @@ impl Worker {
             Some(_) => None,
         };
         if let Some(exit) = failed {
+            // A syncer started before the services is the fix's own; it
+            // ends with the worker.
+            if let (true, Some(syncer)) = (early, &self.syncer) {
+                syncer.stop();
+            }
             ctx.reporter.event(Event::WorkerStopped {
                 role: self.role,
                 services_stopped: false,
             });
             return exit;
         }
-        let exit = self.run_components(&ctx, &cancel).await;
+        let exit = self.run_components(&ctx, &cancel, early).await;
         // `bc.Stop`, then the deferred service stops: data, then header.
         if let Some(syncer) = &self.syncer {
             syncer.stop();
@@ -180,7 +207,12 @@ impl Worker {
     /// is not dropped mid-block: like `Executor.Stop`, cancellation waits
     /// for its loop, and a block raft took is committed to the store. A
     /// failed `Executor.Start` returns before the submitter starts.
-    async fn run_components(&self, ctx: &NodeCtx, cancel: &Cancel) -> WorkerExit {
+    async fn run_components(
+        &self,
+        ctx: &NodeCtx,
+        cancel: &Cancel,
+        syncer_started: bool,
+    ) -> WorkerExit {
         match &self.syncer {
             None => {
                 let started = || {
@@ -206,12 +238,14 @@ impl Worker {
             Some(syncer) => {
                 // A start cancelled mid-replay ends as a cancellation, as
                 // Go's replay returns the cancelled context's error.
-                tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => return WorkerExit::Canceled,
-                    started = syncer.start() => {
-                        if let Err(e) = started {
-                            return WorkerExit::Failed(format!("failed to start syncer: {e}"));
+                if !syncer_started {
+                    tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => return WorkerExit::Canceled,
+                        started = syncer.start() => {
+                            if let Err(e) = started {
+                                return WorkerExit::Failed(format!("failed to start syncer: {e}"));
+                            }
                         }
                     }
                 }

@@ -90,8 +90,12 @@ pub enum Response {
     /// The blocks of a range request, or why none can be served.
     Blocks(Result<Vec<Block>, String>),
     Status(NodeStatus),
-    /// The last index of the receiver's raft log; none if it is empty.
-    RaftLastIndex(Option<u64>),
+    /// The last index of the receiver's raft log (none if it is empty) and
+    /// its current term.
+    RaftLastIndex {
+        index: Option<u64>,
+        term: u64,
+    },
     /// Where the rejoin stands, or why the receiver cannot help (not the
     /// leader, a membership call failed).
     Rejoin(Result<RejoinAnswer, String>),

@@ -91,7 +91,11 @@ async fn handle(ctx: &NodeCtx, req: Request) -> Response {
             Response::Ack
         }
         Request::RaftLastIndex => {
-            Response::RaftLastIndex(ctx.raft.raft().metrics().borrow().last_log_index)
+            let m = ctx.raft.raft().metrics().borrow().clone();
+            Response::RaftLastIndex {
+                index: m.last_log_index,
+                term: m.current_term,
+            }
         }
         Request::Rejoin { from, demoted } => {
             Response::Rejoin(ctx.raft.handle_rejoin(from, demoted).await)

@@ -128,6 +128,25 @@ impl Syncer {
     /// `Syncer.Start`: `initializeState`'s replay, then the raft
     /// retriever, the processing loop, the DA follower, the pending worker
     /// and the p2p worker. A failed replay is the start's error.
+    /// `fix-raft-retriever-first`: [`Syncer::start`] before the follower
+    /// worker's sync services start (whose p2p init may retry for up to its
+    /// timeout), so the raft retriever takes every block raft applies from
+    /// then on; and the blocks of the local raft log's applied entries above
+    /// the store (applied before any syncer listened), as far as compaction
+    /// left them, are parked as pending height events. In the Go node
+    /// `bc.Start` runs after the services' start and nothing reads the log,
+    /// so the blocks raft applies meanwhile reach this store only through
+    /// p2p or DA, and the FSM keeps only the last (F5's residual).
+    pub async fn start_before_services(self: &Arc<Self>) -> Result<(), String> {
+        self.start().await?;
+        let logged = self.raft.applied_blocks_above(self.store.height());
+        let mut pending = self.pending();
+        for block in logged {
+            pending.entry(block.height).or_insert((block, Source::Raft));
+        }
+        Ok(())
+    }
+
     pub async fn start(self: &Arc<Self>) -> Result<(), String> {
         sync_to_height(&self.exec, &self.store, self.store.height())
             .await

@@ -190,14 +190,14 @@ fn f6_leader_clock_ahead_stalls_and_monotonic_block_time_prevents_it() {
     );
 }
 
-/// F7: a member restarted on a wiped disk bootstraps again (the Go node's
-/// empty `raft_dir`) and votes twice in one term, on the seeds the
+/// F7: a member that lost its raft directory bootstraps again (the Go
+/// node's empty `raft_dir`) and votes twice in one term, on the seeds the
 /// findings file names; with `fix-rejoin-as-learner` it waits to be
 /// re-added as a learner and votes only once a voter again.
 #[test]
 fn f7_wiped_member_votes_twice_and_rejoining_as_a_learner_prevents_it() {
     hazard_and_remedy(
-        "findings/fresh_start_votes_twice.toml",
+        "findings/raft_dir_lost_votes_twice.toml",
         "fix-rejoin-as-learner",
         |report| {
             matches!(
@@ -208,5 +208,19 @@ fn f7_wiped_member_votes_twice_and_rejoining_as_a_learner_prevents_it() {
                 })
             )
         },
+    );
+}
+
+/// F5's residual: a leader wiped while the followers' syncers had not
+/// started (p2p init) leaves blocks that only raft's log holds, and the
+/// leader-elects abdicate back and forth, on the seeds the findings file
+/// names; with `fix-raft-retriever-first` the followers' syncers take
+/// them from raft and production goes on.
+#[test]
+fn f5_residual_blocks_only_in_raft_and_an_early_raft_retriever_takes_them() {
+    hazard_and_remedy(
+        "findings/wiped_leader_blocks_only_in_raft.toml",
+        "fix-raft-retriever-first",
+        |report| fails_liveness(report, Property::LeadershipSettles),
     );
 }

@@ -39,12 +39,14 @@ fn draws_are_valid_deterministic_and_heal() {
                 FaultKind::Loss { rate } => lossy = *rate > 0.0,
                 FaultKind::Crash { .. } | FaultKind::PowerLoss { .. } => down += 1,
                 FaultKind::Restart { node } if node == "crashed" => down -= 1,
-                FaultKind::FreshStart { .. } => {
-                    panic!("seed {seed}: fresh_start is not in swarm.toml")
-                }
                 _ => {}
             }
         }
+        let wiped = a.faults.iter().filter(|f| f.kind.loses_raft_state());
+        assert!(
+            wiped.count() <= (a.cluster.nodes as usize - 1) / 2,
+            "seed {seed}: a majority of raft directories wiped"
+        );
         assert!(
             !partitioned && !lossy && down == 0,
             "seed {seed}: a fault never heals: {faults:?}"
@@ -67,4 +69,22 @@ fn a_bad_swarm_section_is_refused() {
     let e = Scenario::parse("duration_s = 30\n[swarm]\n[[fault]]\nat_s = 1\nkind = \"heal\"\n")
         .unwrap_err();
     assert!(e.contains("draws its own faults"), "{e}");
+}
+
+/// The bug zoo's swarm (the Go node: no proposed remedy) draws exactly
+/// what swarm.toml draws.
+#[test]
+fn the_go_swarm_draws_what_swarm_draws() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/findings/swarm_go.toml");
+    let go = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(go.fixes.is_empty(), "swarm_go.toml turns on {:?}", go.fixes);
+    let swarm = swarm();
+    for seed in 1..=50 {
+        let (mut a, _) = realize(&swarm, seed);
+        let (mut b, _) = realize(&go, seed);
+        a.fixes.clear();
+        (a.description, b.description) = (String::new(), String::new());
+        (a.expect, b.expect) = (Default::default(), Default::default());
+        assert_eq!(a, b, "seed {seed}");
+    }
 }

@@ -36,6 +36,10 @@ pub struct Fixes {
     /// it a learner, caught it up and made it a voter again.
     #[serde(default)]
     pub rejoin_as_learner: bool,
+    /// A follower worker starts its syncer before its sync services, and
+    /// the syncer also takes the applied blocks still in the raft log.
+    #[serde(default)]
+    pub raft_retriever_first: bool,
 }
 
 /// Name and one-line description of every fix switch.
@@ -103,16 +107,30 @@ pub const FIX_SWITCHES: &[(&str, &str)] = &[
     ),
     (
         "fix-rejoin-as-learner",
-        "proposed remedy (not in the Go code): a node whose raft directory is empty asks its \
-         peers first; if any of them has a raft configuration, it does not bootstrap but asks \
-         the leader to re-add it, and until then it neither votes nor stands for election (a \
-         durable marker in its raft directory keeps that across restarts). The leader makes it \
-         a learner (`change_membership` with it removed, kept as a learner), catches it up \
-         (`add_learner`, blocking) and makes it a voter again. Without it, a member restarted \
-         with an empty disk (a wiped or replaced machine) bootstraps a configuration again, as \
-         the Go node does with an empty `raft_dir`, forgets its vote and log, and can vote \
-         twice in a term or let a leader without a committed block win \
-         (docs/findings.md, F7)",
+        "proposed remedy (not in the Go code): a node whose raft directory is empty asks every \
+         peer for its log's last index and term, refusing votes and entries meanwhile. If none \
+         holds an entry past the bootstrap configuration, it bootstraps, voting only above the \
+         highest term a peer reached; if one does, it does not bootstrap but asks the leader to \
+         re-add it, and until then it neither votes nor stands for election, and refuses the \
+         leader's entries until it is a learner (a durable marker in its raft directory keeps \
+         that across restarts). The leader makes it a learner (`change_membership` with it \
+         removed, kept as a learner), catches it up (`add_learner`, blocking) and makes it a \
+         voter again. Without it, a member restarted with an empty raft directory (a wiped or \
+         replaced machine) bootstraps a configuration again, as the Go node does with an empty \
+         `raft_dir`, forgets its vote and log, and can vote twice in a term or let a leader \
+         without a committed block win (docs/findings.md, F7)",
+    ),
+    (
+        "fix-raft-retriever-first",
+        "proposed remedy (not in the Go code): a follower worker runs `Syncer.Start` (which \
+         registers the raft retriever) before its sync services' start, not after, and the \
+         syncer also takes the blocks of the local raft log's applied entries above its store \
+         (applied before any syncer listened), as far as compaction left them. Without it, the \
+         FSM calls no one until `bc.Start`, after the services' p2p init (which retries for up \
+         to its timeout), and nothing reads the log: the blocks raft applies meanwhile reach the \
+         store only through p2p or DA, and the FSM keeps only the last. If the leader then dies \
+         or loses its store before they reach DA, no store holds them, and every leader-elect \
+         waits for them and abdicates (docs/findings.md, F5's residual)",
     ),
 ];
 
@@ -128,6 +146,7 @@ impl Fixes {
             "fix-abdicate-to-synced-peer" => &mut self.abdicate_to_synced_peer,
             "fix-monotonic-block-time" => &mut self.monotonic_block_time,
             "fix-rejoin-as-learner" => &mut self.rejoin_as_learner,
+            "fix-raft-retriever-first" => &mut self.raft_retriever_first,
             _ => {
                 let known: Vec<&str> = FIX_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -150,6 +169,7 @@ impl Fixes {
             self.abdicate_to_synced_peer,
             self.monotonic_block_time,
             self.rejoin_as_learner,
+            self.raft_retriever_first,
         ];
         FIX_SWITCHES
             .iter()

@@ -123,7 +123,11 @@ pub async fn start(
     // of a slow link passed it, each timeout also dropped the connection,
     // and the cluster never recovered (found by swarm seed 191).
     let contact = Arc::new(Contact::default());
-    let rejoining = Arc::new(rejoin::Rejoining::new(disk.lock().raft.rejoin.is_some()));
+    let marker = disk.lock().raft.rejoin;
+    let rejoining = Arc::new(rejoin::Rejoining::new(
+        marker.is_some(),
+        marker.is_some_and(|m| m.learner_at.is_some()),
+    ));
     let network = Network::new(
         (t.raft_heartbeat_timeout / 2)
             .max(config.timing.send_timeout)

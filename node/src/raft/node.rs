@@ -309,6 +309,21 @@ impl RaftNode {
             .clone()
     }
 
+    /// The blocks of the local raft log's entries the FSM has applied,
+    /// above `height`, in order (`fix-raft-retriever-first`; the Go node's
+    /// FSM keeps the last block only and nothing reads its log).
+    pub fn applied_blocks_above(&self, height: u64) -> Vec<crate::block::Block> {
+        let applied = self.applied_index();
+        let disk = self.disk.lock();
+        disk.raft
+            .log
+            .range(..=applied)
+            .filter_map(|(_, entry)| super::entry::entry_block(entry))
+            .filter(|b| b.height > height)
+            .cloned()
+            .collect()
+    }
+
     /// The commit index this incarnation learnt (0 until it learns one).
     pub fn commit_index(&self) -> u64 {
         self.commit_index.load(Ordering::SeqCst)

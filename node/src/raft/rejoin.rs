@@ -10,14 +10,18 @@
 //! What production raft deployments do instead (etcd's "join an existing
 //! cluster", Consul's remove-then-rejoin), on openraft's membership calls:
 //! - **Member** ([`RaftNode::probe_peers`], [`RaftNode::rejoin`]): with an
-//!   empty raft directory it asks every peer for its log's last index,
-//!   refusing votes meanwhile; if every peer answers and none holds an
-//!   entry past the bootstrap configuration, it bootstraps as before (a
-//!   cluster's first start). If one does, the cluster has run: it does not
-//!   bootstrap but writes a marker into its raft directory and, until the
-//!   marker is cleared, refuses every vote, never stands (`raft::timers`)
-//!   and refuses `TimeoutNow` (`raft::rpc`). It asks the leader to re-add
-//!   it, every heartbeat timeout.
+//!   empty raft directory it asks every peer for its log's last index and
+//!   term, refusing votes and entries meanwhile; if every peer answers and
+//!   none holds an entry past the bootstrap configuration, it bootstraps as
+//!   before (a cluster's first start), voting and standing only above the
+//!   highest term a peer reached (it may have voted in any of them). If one
+//!   does, the cluster has run: it does not bootstrap but writes a marker
+//!   into its raft directory and, until the marker is cleared, refuses
+//!   every vote, never stands (`raft::timers`) and refuses `TimeoutNow`
+//!   (`raft::rpc`); until the leader answers that it is a learner it also
+//!   refuses AppendEntries and InstallSnapshot, since its acknowledgements
+//!   would still count in the old configuration's quorums with a log it
+//!   lost. It asks the leader to re-add it, every heartbeat timeout.
 //! - **Leader** ([`RaftNode::handle_rejoin`]): a voter that asks is made a
 //!   learner (`change_membership` without it, `retain`), so it no longer
 //!   counts in any quorum; the answer names the committed configuration's
@@ -32,7 +36,11 @@
 //! one shows it. So an unreachable peer delays a first start. A member cut
 //! off at the first start while the others elected rejoins (harmless, only
 //! slower). While a majority of members wait to be re-added no leader can
-//! be elected: raft cannot tell what such a majority lost.
+//! be elected: raft cannot tell what such a majority lost. Not closed: the
+//! vote a rejoined member took as a learner (the leader's, in the current
+//! term) may differ from one it gave in that term before its wipe; a term
+//! floor kept until the next election would close it. The vote floor of a
+//! first-start bootstrap is not durable.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,21 +54,45 @@ use crate::store::RejoinMarker;
 use crate::types::NodeId;
 
 /// Whether this incarnation waits to be re-added (the marker is set):
-/// read by the timers, the vote handler and `TimeoutNow`.
+/// read by the timers, the vote handler and `TimeoutNow`; whether it
+/// refuses the leader's entries (until it is a learner); and the term at
+/// or below which it refuses votes after a first-start bootstrap.
 #[derive(Debug, Default)]
-pub struct Rejoining(AtomicBool);
+pub struct Rejoining {
+    on: AtomicBool,
+    refuse_entries: AtomicBool,
+    vote_floor: std::sync::atomic::AtomicU64,
+}
 
 impl Rejoining {
-    pub fn new(on: bool) -> Rejoining {
-        Rejoining(AtomicBool::new(on))
+    pub fn new(on: bool, learner: bool) -> Rejoining {
+        Rejoining {
+            on: AtomicBool::new(on),
+            refuse_entries: AtomicBool::new(on && !learner),
+            vote_floor: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     pub fn is_on(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.on.load(Ordering::SeqCst)
+    }
+
+    /// Until the leader answered that it is a learner, the member's
+    /// acknowledgements would still count in the old configuration's
+    /// quorums with a log it lost: it refuses AppendEntries and
+    /// InstallSnapshot.
+    pub fn refuses_entries(&self) -> bool {
+        self.refuse_entries.load(Ordering::SeqCst)
+    }
+
+    /// Votes in this term or below are refused (see [`RaftNode::probe_peers`]).
+    pub fn vote_floor(&self) -> u64 {
+        self.vote_floor.load(Ordering::SeqCst)
     }
 
     fn set(&self, on: bool) {
-        self.0.store(on, Ordering::SeqCst);
+        self.on.store(on, Ordering::SeqCst);
+        self.refuse_entries.store(on, Ordering::SeqCst);
     }
 }
 
@@ -95,6 +127,7 @@ impl RaftNode {
     /// when raft shuts down.
     pub async fn probe_peers(&self, peers: &[PeerConfig]) -> Probe {
         self.rejoining.set(true);
+        let mut highest_term = 0;
         let retry = (self.timing.raft_heartbeat_timeout / 10).max(Duration::from_millis(1));
         let mut answered: BTreeSet<NodeId> = BTreeSet::new();
         while !self.is_shut_down() {
@@ -102,7 +135,9 @@ impl RaftNode {
                 peers.iter().filter(|p| !answered.contains(&p.id)).collect();
             for peer in pending {
                 match self.call(peer, &Request::RaftLastIndex, retry * 5).await {
-                    Ok(Response::RaftLastIndex(Some(index))) if index > 0 => {
+                    Ok(Response::RaftLastIndex {
+                        index: Some(index), ..
+                    }) if index > 0 => {
                         tracing::info!(
                             node = self.id,
                             peer = peer.id,
@@ -111,13 +146,22 @@ impl RaftNode {
                         );
                         return Probe::Rejoin;
                     }
-                    Ok(Response::RaftLastIndex(_)) => {
+                    Ok(Response::RaftLastIndex { term, .. }) => {
+                        highest_term = highest_term.max(term);
                         answered.insert(peer.id);
                     }
                     _ => {}
                 }
             }
             if answered.len() == peers.len() {
+                // No entry anywhere, but votes may have been cast: this
+                // member may have voted in any term a peer reached (a peer
+                // that granted it saw that term), so it votes only above
+                // them and stands above them (`raft::timers`).
+                self.rejoining
+                    .vote_floor
+                    .store(highest_term, Ordering::SeqCst);
+                self.contact.saw_term(highest_term);
                 self.rejoining.set(false);
                 return Probe::Bootstrap;
             }
@@ -130,14 +174,16 @@ impl RaftNode {
     /// heartbeat timeout, and clears the marker once re-added (see the
     /// module doc). Ends early when raft shuts down.
     pub async fn rejoin(&self, peers: &[PeerConfig]) {
-        {
+        let learner = {
             let mut disk = self.disk.lock();
-            if disk.raft.rejoin.is_none() {
-                disk.raft.rejoin = Some(RejoinMarker::default());
-            }
-        }
+            let marker = disk.raft.rejoin.get_or_insert_with(RejoinMarker::default);
+            marker.learner_at.is_some()
+        };
         self.persist();
         self.rejoining.set(true);
+        self.rejoining
+            .refuse_entries
+            .store(!learner, Ordering::SeqCst);
         tracing::info!(node = self.id, "rejoin: waiting to be re-added");
         while !self.is_shut_down() {
             if self.rejoined() {
@@ -195,6 +241,7 @@ impl RaftNode {
                         marker.learner_at.get_or_insert(at);
                     }
                     self.persist();
+                    self.rejoining.refuse_entries.store(false, Ordering::SeqCst);
                     return;
                 }
                 Ok(Response::Rejoin(Ok(RejoinAnswer::Voter { at }))) => {

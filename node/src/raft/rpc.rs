@@ -20,7 +20,8 @@
 //!   above it (`raft::timers`).
 //! - **TimeoutNow**: see [`RaftNode::timeout_now`].
 //! - With `fix-rejoin-as-learner`, a member waiting to be re-added refuses
-//!   every vote and every `TimeoutNow` (`raft::rejoin`).
+//!   every vote and every `TimeoutNow`, and the leader's entries until it
+//!   is a learner (`raft::rejoin`).
 //!
 //! openraft's own stickiness, its voter lease (`election_timeout_max` after
 //! the voter's last contact), is cut down to one heartbeat interval plus
@@ -43,6 +44,9 @@ impl RaftNode {
         rpc: AppendEntriesRequest<TypeConfig>,
     ) -> Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>> {
         let leader = rpc.vote.leader_id().voted_for();
+        if self.rejoining.refuses_entries() {
+            return Err(refused_while_rejoining(self.id));
+        }
         let response = self.raft.append_entries(rpc).await;
         match &response {
             Ok(AppendEntriesResponse::HigherVote(_)) | Err(_) => {}
@@ -61,6 +65,9 @@ impl RaftNode {
         rpc: InstallSnapshotRequest<TypeConfig>,
     ) -> Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
         let vote = rpc.vote;
+        if self.rejoining.refuses_entries() {
+            return Err(refused_while_rejoining(self.id));
+        }
         let response = self.raft.install_snapshot(rpc).await;
         if let Ok(r) = &response {
             if r.vote <= vote {
@@ -78,7 +85,7 @@ impl RaftNode {
         leadership_transfer: bool,
     ) -> Result<VoteResponse<NodeId>, RaftError<NodeId>> {
         let candidate = rpc.vote.leader_id().voted_for();
-        if self.rejoining() {
+        if self.rejoining() || rpc.vote.leader_id().term <= self.rejoining.vote_floor() {
             tracing::debug!(
                 node = self.id,
                 ?candidate,
@@ -132,4 +139,15 @@ impl RaftNode {
         self.contact.request_transfer_candidacy();
         Ok(())
     }
+}
+
+/// The error a member waiting to be re-added answers the leader's entries
+/// with: to the leader, an unreachable member.
+fn refused_while_rejoining<E: std::error::Error>(id: NodeId) -> RaftError<NodeId, E> {
+    let e = std::io::Error::other(format!("n{id} waits to be re-added"));
+    RaftError::Fatal(openraft::error::Fatal::StorageError(
+        openraft::StorageError::IO {
+            source: openraft::StorageIOError::read(&e),
+        },
+    ))
 }

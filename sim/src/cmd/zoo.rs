@@ -25,8 +25,10 @@ pub enum ZooFormat {
 /// The command line of `sim zoo`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ZooArgs {
-    /// Scenario file (TOML), normally a swarm scenario.
-    #[arg(default_value = "scenarios/swarm.toml")]
+    /// Scenario file (TOML), normally a swarm scenario. The default is
+    /// swarm on the node as the Go code is (no proposed remedy, which
+    /// could remove the state a switch needs).
+    #[arg(default_value = "scenarios/findings/swarm_go.toml")]
     pub scenario: PathBuf,
     /// A bug switch to score (repeatable; default: every switch `sim bugs`
     /// lists).

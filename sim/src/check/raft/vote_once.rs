@@ -9,6 +9,17 @@
 //! is a finding, the amnesia hazard raft cannot survive in general. At
 //! each restart the vote on the disk is held to the same rule: a disk that
 //! names another candidate for a term the node voted in lost a vote.
+//!
+//! A wiped member's votes for itself are forgotten at its restart: they
+//! died with the process's candidacies, which nothing else can count; its
+//! votes for other candidates stay, since those may still count them.
+//!
+//! A learner's committed vote is not a vote: it records the leader whose
+//! entries it takes (a member that `fix-rejoin-as-learner` made a learner
+//! takes the current leader's, in whatever term it may have voted in
+//! before its disk was wiped). A node is a learner while the last
+//! configuration entry of its log (`ConfigAppended`, forgotten when
+//! `LogTruncated` removes it) leaves it out of every voter set.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -26,6 +37,9 @@ pub struct VoteOnceCheck {
     votes: BTreeMap<(u64, u64), BTreeSet<(u64, bool)>>,
     /// A vote met an earlier one of its node and term.
     checked: bool,
+    /// node -> its log's configuration entries: index -> whether it is a
+    /// voter in them.
+    voter_in: BTreeMap<u64, BTreeMap<u64, bool>>,
 }
 
 impl VoteOnceCheck {
@@ -34,7 +48,29 @@ impl VoteOnceCheck {
             ids,
             votes: BTreeMap::new(),
             checked: false,
+            voter_in: BTreeMap::new(),
         }
+    }
+
+    /// A node that comes up with an empty raft directory (wiped) forgets
+    /// its votes for itself: they died with the candidacies (and any
+    /// leadership) of the process that held them, which nothing else can
+    /// count. Its votes for others stay: a candidate may still count them.
+    fn forget_own_candidacies(&mut self, node: u64) {
+        for ((n, _), held) in self.votes.iter_mut() {
+            if *n == node {
+                held.retain(|(candidate, _)| *candidate != node);
+            }
+        }
+    }
+
+    /// Whether `node` is a learner: left out of the voters of its log's
+    /// last configuration entry.
+    fn learner(&self, node: u64) -> bool {
+        self.voter_in
+            .get(&node)
+            .and_then(|c| c.values().next_back())
+            .is_some_and(|voter| !voter)
     }
 
     /// `node` holds `now` = (candidate, committed) in `term`: an earlier
@@ -51,15 +87,32 @@ impl VoteOnceCheck {
 
 impl Checker for VoteOnceCheck {
     fn observe(&mut self, r: &Record) -> Option<Violation> {
-        let What::Node(Event::VoteSaved {
-            term,
-            candidate,
-            committed,
-        }) = &r.what
-        else {
+        let n = r.node;
+        let What::Node(event) = &r.what else {
             return None;
         };
-        let n = r.node;
+        let (term, candidate, committed) = match event {
+            Event::VoteSaved {
+                term,
+                candidate,
+                committed,
+            } => (term, candidate, committed),
+            Event::ConfigAppended { index, voters } => {
+                let voter = voters.iter().any(|set| set.contains(&n));
+                self.voter_in.entry(n).or_default().insert(*index, voter);
+                return None;
+            }
+            Event::LogTruncated { index } => {
+                if let Some(c) = self.voter_in.get_mut(&n) {
+                    c.split_off(index);
+                }
+                return None;
+            }
+            _ => return None,
+        };
+        if *committed && self.learner(n) {
+            return None;
+        }
         let now = (*candidate, *committed);
         let before = self.hold(n, *term, now)?;
         let detail = format!(
@@ -71,6 +124,9 @@ impl Checker for VoteOnceCheck {
     }
 
     fn node_up(&mut self, _at: Duration, node: u64, disk: &DiskWord) -> Option<Violation> {
+        if disk.vote.is_none() && disk.log.is_empty() && disk.purged.is_none() {
+            self.forget_own_candidacies(node);
+        }
         let (term, candidate, committed) = disk.vote?;
         let before = self.hold(node, term, (candidate, committed))?;
         let detail = format!(
@@ -92,6 +148,49 @@ impl Checker for VoteOnceCheck {
 mod tests {
     use super::*;
     use crate::check::raft::script::{disk, ev, exercised, run, safety, voted, Step};
+
+    /// A learner's committed vote for a lower leader in a term it voted in
+    /// before is not checked; a voter's is.
+    #[test]
+    fn a_learners_committed_vote_is_not_a_vote() {
+        let config = |index, voters: &[u64]| Event::ConfigAppended {
+            index,
+            voters: vec![voters.to_vec()],
+        };
+        let steps = |voters: &'static [u64]| {
+            vec![
+                ev(3, voted(5, 3, false)),
+                ev(3, config(7, voters)),
+                ev(3, voted(5, 2, true)),
+            ]
+        };
+        let mut c = VoteOnceCheck::new(LeaderIds::OPENRAFT);
+        assert_eq!(run(&mut c, steps(&[1, 2])), None);
+        let mut c = VoteOnceCheck::new(LeaderIds::OPENRAFT);
+        let (p, _) = safety(run(&mut c, steps(&[1, 2, 3])));
+        assert_eq!(p, Property::OneVotePerTerm);
+    }
+
+    /// A wiped node may vote again in a term it stood in; not in a term it
+    /// granted another candidate.
+    #[test]
+    fn a_wiped_node_forgets_its_own_candidacy_not_its_grants() {
+        let wiped = disk(None, &[], None);
+        let steps = |first: u64| {
+            vec![
+                ev(3, voted(5, first, false)),
+                Step::Down(3, wiped.clone()),
+                Step::Up(3, wiped.clone()),
+                ev(3, voted(5, 1, false)),
+            ]
+        };
+        let mut c = VoteOnceCheck::new(LeaderIds::OPENRAFT);
+        assert_eq!(run(&mut c, steps(3)), None);
+        let mut c = VoteOnceCheck::new(LeaderIds::OPENRAFT);
+        let (p, d) = safety(run(&mut c, steps(2)));
+        assert_eq!(p, Property::OneVotePerTerm);
+        assert!(d.contains("after a vote for T5-N2"), "{d}");
+    }
 
     #[test]
     fn votes_that_only_grow_pass_across_a_restart() {
