@@ -286,27 +286,20 @@ impl RaftNode {
                 keep.remove(&from);
                 tracing::info!(node = self.id, from, "rejoin: making n{from} a learner");
                 let change = self.raft.change_membership(keep, true);
-                let r = tokio::time::timeout(bound, change)
-                    .await
-                    .map_err(|_| failed("timed out".to_string()))?
-                    .map_err(|e| failed(e.to_string()))?;
+                let r = bounded(bound, "timed out", change).await.map_err(failed)?;
                 Ok(RejoinAnswer::Learner { at: r.log_id.index })
             }
             (false, false) => Ok(RejoinAnswer::Learner { at }),
             (false, true) => {
                 let catch_up = self.raft.add_learner(from, node, true);
-                tokio::time::timeout(bound, catch_up)
+                bounded(bound, "catching up timed out", catch_up)
                     .await
-                    .map_err(|_| failed("catching up timed out".to_string()))?
-                    .map_err(|e| failed(e.to_string()))?;
+                    .map_err(failed)?;
                 let mut all = voters;
                 all.insert(from);
                 tracing::info!(node = self.id, from, "rejoin: making n{from} a voter");
                 let change = self.raft.change_membership(all, false);
-                let r = tokio::time::timeout(bound, change)
-                    .await
-                    .map_err(|_| failed("timed out".to_string()))?
-                    .map_err(|e| failed(e.to_string()))?;
+                let r = bounded(bound, "timed out", change).await.map_err(failed)?;
                 Ok(RejoinAnswer::Voter { at: r.log_id.index })
             }
             (true, true) => Ok(RejoinAnswer::Voter { at }),
@@ -344,5 +337,17 @@ impl RaftNode {
             .call(request, timeout)
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+/// `call` within `bound`; a timeout is `timed_out`, an error its text.
+async fn bounded<T, E: std::fmt::Display>(
+    bound: Duration,
+    timed_out: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(bound, call).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(timed_out.to_string()),
     }
 }

@@ -89,14 +89,9 @@ impl RaftNode {
             tracing::debug!(
                 node = self.id,
                 ?candidate,
-                "rejecting vote request: not re-added yet"
+                "rejecting vote request: not re-added yet, or at or below the vote floor"
             );
-            let vote = self.raft.metrics().borrow().vote;
-            return Ok(VoteResponse {
-                vote,
-                vote_granted: false,
-                last_log_id: None,
-            });
+            return Ok(self.refused_vote());
         }
         let known = if self.is_leader() {
             Some(self.id)
@@ -111,12 +106,7 @@ impl RaftNode {
                     leader,
                     "rejecting vote request since we have a leader"
                 );
-                let vote = self.raft.metrics().borrow().vote;
-                return Ok(VoteResponse {
-                    vote,
-                    vote_granted: false,
-                    last_log_id: None,
-                });
+                return Ok(self.refused_vote());
             }
         }
         self.contact.saw_term(rpc.vote.leader_id().term);
@@ -125,6 +115,16 @@ impl RaftNode {
             self.contact.touch();
         }
         response
+    }
+
+    /// A refusal before any term check: this node's vote, not granted
+    /// (openraft's candidate sees no higher vote and goes on).
+    fn refused_vote(&self) -> VoteResponse<NodeId> {
+        VoteResponse {
+            vote: self.raft.metrics().borrow().vote,
+            vote_granted: false,
+            last_log_id: None,
+        }
     }
 
     /// hashicorp `timeoutNow` on the transfer target: forget the leader,
