@@ -259,7 +259,7 @@ impl Loop {
             }
         }
         if diff != 0 {
-            if let Err(e) = runnable.recover(&state).await {
+            if let Err(e) = runnable.recover(&state, &self.ctx.config.bugs).await {
                 self.ctx.reporter.event(Event::Abdicating {
                     why: format!("recovery failed: {e}"),
                 });
@@ -361,12 +361,12 @@ impl Loop {
         }
         match worker.is_synced(&state) {
             Err(e) => worker
-                .recover(&state)
+                .recover(&state, &self.ctx.config.bugs)
                 .await
                 .map_err(|r| format!("{e}; recovery after sync-check failure: {r}")),
             Ok(d) if d <= 0 => Ok(()),
             Ok(_) => worker
-                .recover(&state)
+                .recover(&state, &self.ctx.config.bugs)
                 .await
                 .map_err(|e| format!("follower recovery failed: {e}")),
         }

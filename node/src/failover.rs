@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::ctx::{Cancel, NodeCtx};
 use crate::da::submitter::Submitter;
+use crate::hooks::bugs::Bugs;
 use crate::hooks::chaos;
 use crate::hooks::observe::{Event, Phase, WorkerRole};
 use crate::producer;
@@ -112,9 +113,12 @@ impl Worker {
     }
 
     /// `Runnable.Recover` (the follower's `Syncer.RecoverFromRaft`).
-    pub async fn recover(&self, raft: &RaftBlockState) -> Result<(), String> {
+    pub async fn recover(&self, raft: &RaftBlockState, bugs: &Bugs) -> Result<(), String> {
         match &self.syncer {
-            Some(s) => s.recover_from_raft(raft).await,
+            Some(s) => {
+                s.recover_from_raft(raft, bugs.ev3230_exec_ahead_stale_snapshot)
+                    .await
+            }
             None => Ok(()),
         }
     }

@@ -39,6 +39,19 @@ pub enum Request {
         leadership_transfer: bool,
     },
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// hashicorp `RequestPreVote`: would the receiver vote for `from` in
+    /// `term`, its log ending at `last_log_id` (`raft::prevote`)?
+    PreVote {
+        from: NodeId,
+        term: u64,
+        last_log_id: Option<openraft::LogId<NodeId>>,
+    },
+    /// hashicorp's heartbeat: an AppendEntries with the leader's term and
+    /// id only (`raft::heartbeat`).
+    Heartbeat {
+        term: u64,
+        leader: NodeId,
+    },
     /// hashicorp `TimeoutNow` (leadership transfer): the leader of `term`
     /// asks the receiver to stand for election at once.
     TimeoutNow {
@@ -85,6 +98,16 @@ pub enum Response {
     ),
     /// The receiver stands (or why it cannot: raft stopped).
     TimeoutNow(Result<(), String>),
+    /// The receiver's term, and whether it would vote.
+    PreVote {
+        term: u64,
+        granted: bool,
+    },
+    /// Whether the receiver took the heartbeat, and its term.
+    Heartbeat {
+        success: bool,
+        term: u64,
+    },
     /// The block, or why it cannot be served (an empty store answers an error).
     Block(Result<Block, String>),
     /// The blocks of a range request, or why none can be served.

@@ -185,18 +185,31 @@ async fn bootstrap(ctx: &NodeCtx) {
         }
     }
     let t = &ctx.config.timing;
-    tokio::time::sleep(raft::random_between(
-        t.raft_heartbeat_timeout,
-        t.raft_heartbeat_timeout * 2,
-    ))
-    .await;
-    match ctx.raft.raft().is_initialized().await {
-        Ok(false) => {
-            if let Err(e) = ctx.raft.raft().initialize(raft::members(&ctx.config)).await {
-                tracing::info!(node = ctx.config.id, "raft initialize: {e}");
+    // Until raft has a configuration (its own, or the leader's by
+    // replication) or stops: each round is one follower timer.
+    loop {
+        tokio::time::sleep(raft::random_between(
+            t.raft_heartbeat_timeout,
+            t.raft_heartbeat_timeout * 2,
+        ))
+        .await;
+        match ctx.raft.raft().is_initialized().await {
+            Ok(false) => {
+                // openraft stands as it initialises: a pre-vote first, as
+                // hashicorp's first candidacy has (`raft::prevote`).
+                if !ctx.raft.pre_vote_to_bootstrap().await {
+                    continue;
+                }
+                if let Err(e) = ctx.raft.raft().initialize(raft::members(&ctx.config)).await {
+                    tracing::info!(node = ctx.config.id, "raft initialize: {e}");
+                }
+                return;
+            }
+            Ok(true) => return,
+            Err(e) => {
+                tracing::warn!(node = ctx.config.id, "raft: {e}");
+                return;
             }
         }
-        Ok(true) => {}
-        Err(e) => tracing::warn!(node = ctx.config.id, "raft: {e}"),
     }
 }

@@ -67,6 +67,18 @@ async fn handle(ctx: &NodeCtx, req: Request) -> Response {
         Request::GetHead => {
             Response::Block(ctx.store.tip().ok_or_else(|| "empty store".to_string()))
         }
+        Request::PreVote {
+            from,
+            term,
+            last_log_id,
+        } => {
+            let (term, granted) = ctx.raft.handle_pre_vote(from, term, last_log_id);
+            Response::PreVote { term, granted }
+        }
+        Request::Heartbeat { term, leader } => {
+            let (success, term) = ctx.raft.handle_heartbeat(term, leader);
+            Response::Heartbeat { success, term }
+        }
         Request::TimeoutNow { from, .. } => Response::TimeoutNow(ctx.raft.timeout_now(from).await),
         Request::GetBlock { height } => Response::Block(match ctx.store.get(height) {
             Some(block) => Ok(block),

@@ -406,7 +406,13 @@ impl Syncer {
     /// check; raft one ahead → apply raft's block; local ahead → the local
     /// block at raft's height must carry raft's hash; local behind by more
     /// than one → nothing (success); an empty raft state → an error.
-    pub async fn recover_from_raft(&self, raft: &RaftBlockState) -> Result<(), String> {
+    /// With `ev3230-exec-ahead-stale-snapshot` (before `2106f04cb`), local
+    /// ahead is an error.
+    pub async fn recover_from_raft(
+        &self,
+        raft: &RaftBlockState,
+        exec_ahead_is_error: bool,
+    ) -> Result<(), String> {
         let local = self.store.height();
         if raft.height == 0 {
             // Go reads the raft state's header, which is empty here.
@@ -444,6 +450,13 @@ impl Syncer {
                 .put(block, result.state_root)
                 .map(|_| ())
                 .map_err(|e| format!("applying raft block {}: {e}", raft.height));
+        }
+        if exec_ahead_is_error && local > raft.height {
+            return Err(format!(
+                "invalid block height: {} (expected {})",
+                raft.height,
+                local + 1
+            ));
         }
         match self.store.get(raft.height) {
             Some(b) if b.hash == raft.hash => Ok(()),

@@ -45,8 +45,10 @@ fn double_signs(report: &RunReport) -> bool {
 
 /// F1: a leader elected before its first commit reads a stale FSM and signs
 /// a height raft has, on the seeds the findings file names; with
-/// `fix-leader-barrier` it does not on any of them (the run may still fail
-/// otherwise: without DA, followers that gave up p2p init stay behind).
+/// `fix-leader-barrier` it does not on any of them, and with the barrier
+/// and `fix-produce-from-raft-state` (F3's remedy: this file's graceful
+/// stop also opens F3's path, seed 2 with the barrier alone) on no seed of
+/// 1..20 (the run may still fail otherwise).
 #[test]
 fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
     let scenario = load("findings/restarted_leader_double_signs.toml");
@@ -54,6 +56,8 @@ fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
         scenario.fixes.is_empty(),
         "the evidence runs the Go code as it is"
     );
+    let mut barrier = scenario.clone();
+    barrier.fixes = vec!["fix-leader-barrier".to_string()];
     for &seed in &scenario.expect.seeds {
         let report = run_at(&scenario, seed);
         assert!(
@@ -61,14 +65,20 @@ fn f1_stale_fsm_leader_double_signs_and_the_barrier_fix_prevents_it() {
             "seed {seed} without the fix: {}",
             describe(report.violation.as_ref())
         );
-    }
-    let mut fixed = scenario.clone();
-    fixed.fixes = vec!["fix-leader-barrier".to_string()];
-    for seed in 1..=20 {
-        let report = run_at(&fixed, seed);
+        let report = run_at(&barrier, seed);
         assert!(
             !double_signs(&report),
             "seed {seed} with fix-leader-barrier: {}",
+            describe(report.violation.as_ref())
+        );
+    }
+    let mut both = barrier.clone();
+    both.fixes.push("fix-produce-from-raft-state".to_string());
+    for seed in 1..=20 {
+        let report = run_at(&both, seed);
+        assert!(
+            !double_signs(&report),
+            "seed {seed} with both remedies: {}",
             describe(report.violation.as_ref())
         );
     }

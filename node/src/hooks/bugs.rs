@@ -73,6 +73,23 @@ pub struct Bugs {
     /// hash before resuming; the promoted and EL-level paths still compare
     /// seconds only.
     pub ev3221_resume_other_txs: bool,
+    /// #3230 item 7 (fixed in `2106f04cb`): `RecoverFromRaft` refuses a
+    /// local store ahead of the raft state ("invalid block height").
+    ///
+    /// Post-mortem: on restart hashicorp restores the newest snapshot and
+    /// re-applies the later entries only once it learns the commit index,
+    /// from the leader's replication; the leader's heartbeats name it
+    /// before that, and replication to a member that was down backs off
+    /// for up to 10 s. The follower starts within the 300 ms ticker:
+    /// `waitForMsgsLanded` returns at once (commit index 0), and
+    /// `verifyState` sees the store ahead of the snapshot's height (up to
+    /// SnapshotThreshold blocks), which is normal, and calls `Recover`.
+    /// The pre-fix code took it for corruption: the node exits, restarts
+    /// with the same snapshot, and crash-loops for as long as replication
+    /// keeps missing its short lives (a SIGTERM HA test cycle never
+    /// rejoined within 300 s). The fix checks the local block at the raft
+    /// height against the raft hash instead.
+    pub ev3230_exec_ahead_stale_snapshot: bool,
 }
 
 /// Name and one-line description of every switch, as used on the command line.
@@ -118,6 +135,11 @@ pub const BUG_SWITCHES: &[(&str, &str)] = &[
          EL still has it, even for a block with another timestamp or other txs (a stale build is \
          promoted: the EL forks)",
     ),
+    (
+        "ev3230-exec-ahead-stale-snapshot",
+        "#3230 item 7, fixed in 2106f04cb: a restarted follower whose store is ahead of its \
+         restored raft snapshot fails RecoverFromRaft (\"invalid block height\") and crash-loops",
+    ),
 ];
 
 impl Bugs {
@@ -133,6 +155,7 @@ impl Bugs {
             "ev3230-hot-potato" => &mut self.ev3230_hot_potato,
             "ev3230-failed-transfer" => &mut self.ev3230_failed_transfer,
             "ev3221-resume-other-txs" => &mut self.ev3221_resume_other_txs,
+            "ev3230-exec-ahead-stale-snapshot" => &mut self.ev3230_exec_ahead_stale_snapshot,
             _ => {
                 let known: Vec<&str> = BUG_SWITCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -156,6 +179,7 @@ impl Bugs {
             self.ev3230_hot_potato,
             self.ev3230_failed_transfer,
             self.ev3221_resume_other_txs,
+            self.ev3230_exec_ahead_stale_snapshot,
         ];
         BUG_SWITCHES
             .iter()

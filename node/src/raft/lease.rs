@@ -14,9 +14,11 @@
 //! and forgets the leader. openraft 0.9 has no lease step-down, and no call
 //! that makes a leader a follower without a higher vote (`Trigger::elect`
 //! is ignored on a leader). The emulation:
-//! - the quorum's last contact is openraft's `millis_since_quorum_ack`
-//!   (metrics are published at least every tick, 1.5 heartbeat intervals),
-//!   and no earlier than the start of the term (hashicorp sets every
+//! - the quorum's last contact is the later of openraft's
+//!   `millis_since_quorum_ack` (metrics are published at least every tick,
+//!   1.5 heartbeat intervals) and the quorum's last answer to hashicorp's
+//!   heartbeats (`raft::heartbeat`), and no earlier than the start of the
+//!   term (hashicorp sets every
 //!   follower's last contact to the leader's start);
 //! - when it is older than [`Timing::raft_leader_lease_timeout`] the node
 //!   is *fenced* for that term: `IsLeader` and `LeaderCh` say false, the
@@ -164,6 +166,15 @@ impl Leadership {
         self.leader_tx
             .send_if_modified(|v| std::mem::replace(v, leading) != leading);
         observed
+    }
+
+    /// A quorum answered this leader's heartbeats by `at` in `term`
+    /// (`raft::heartbeat`; hashicorp's heartbeats set the followers' last
+    /// contact as replication does).
+    pub fn heartbeat_ack(&self, term: u64, at: Instant) {
+        if let Some(t) = self.lock().as_mut().filter(|t| t.term == term && !t.fenced) {
+            t.quorum_ack = t.quorum_ack.max(Some(at));
+        }
     }
 
     /// `checkLeaderLease` at `now`: fences the node when the lease expired.

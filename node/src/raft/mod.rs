@@ -17,6 +17,11 @@
 //!   after [ElectionTimeout, 2 x); openraft's own election timer is off. A
 //!   leader heartbeats every HeartbeatTimeout / 10; at most
 //!   `MaxAppendEntries` (64) entries per AppendEntries.
+//! - *Heartbeats and replication backoff* ([`heartbeat`]): hashicorp's
+//!   heartbeats (term and leader only) beside openraft's replication, which
+//!   backs off as hashicorp's does (10 ms x 2^n up to 10.24 s); the leader
+//!   id is the one they name, so a restarted follower knows its leader
+//!   before it learns the commit index.
 //! - *Vote stickiness and the LeadershipTransfer flag* ([`contact`],
 //!   [`rpc`]): a voter that knows a leader refuses other candidates unless
 //!   the request has the flag; openraft's voter lease is cut to one
@@ -39,15 +44,20 @@
 //! - *Apply and barrier* ([`node`]): in-flight applies end with
 //!   `LeadershipLost` on step-down; `HasQuorum` waits as a barrier does.
 //!
-//! Not emulated: hashicorp's pre-vote (v1.7), the barrier as a log entry
+//! - *Pre-vote* ([`prevote`]): hashicorp v1.7's, before every candidacy
+//!   but a transfer's.
+//!
+//! Not emulated: the barrier as a log entry
 //! (see [`snapshot`]), the apply enqueue timeout.
 
 pub mod contact;
 pub mod entry;
+pub mod heartbeat;
 pub mod lease;
 mod log_store;
 mod network;
 pub mod node;
+pub mod prevote;
 pub mod rejoin;
 mod rpc;
 pub mod snapshot;
@@ -129,9 +139,7 @@ pub async fn start(
         marker.is_some_and(|m| m.learner_at.is_some()),
     ));
     let network = Network::new(
-        (t.raft_heartbeat_timeout / 2)
-            .max(config.timing.send_timeout)
-            .max(config.timing.raft_heartbeat_timeout / 10),
+        rpc_timeout(&config.timing),
         Arc::clone(&contact),
         faults.clone(),
     );
@@ -153,10 +161,22 @@ pub async fn start(
     )?;
     let raft = Raft::new(config.id, raft_config, network, log_store, state_machine).await?;
     snapshot::spawn(raft.clone(), t, reporter);
+    let pre_voter = Arc::new(prevote::PreVoter {
+        raft: raft.clone(),
+        me: config.id,
+        disk: disk.clone(),
+        faults: faults.clone(),
+        rpc_timeout: rpc_timeout(t),
+        bootstrap: members(config)
+            .into_iter()
+            .map(|(id, n)| (id, n.addr))
+            .collect(),
+    });
     timers::spawn(
         raft.clone(),
         Arc::clone(&contact),
         Arc::clone(&rejoining),
+        Arc::clone(&pre_voter),
         t,
         reporter,
     );
@@ -172,6 +192,7 @@ pub async fn start(
         faults: faults.clone(),
         rejoining,
         disk,
+        pre_voter,
     };
     Ok(RaftNode::new(
         config.id,
@@ -179,6 +200,14 @@ pub async fn start(
         parts,
         reporter.clone(),
     ))
+}
+
+/// The floor of a raft RPC's timeout: half a heartbeat timeout, at least
+/// SendTimeout.
+fn rpc_timeout(t: &crate::config::Timing) -> std::time::Duration {
+    (t.raft_heartbeat_timeout / 2)
+        .max(t.send_timeout)
+        .max(t.raft_heartbeat_timeout / 10)
 }
 
 /// The group's membership: this node and its peers, as raft sees them.

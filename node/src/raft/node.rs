@@ -169,6 +169,8 @@ pub struct RaftNode {
     pub(super) rejoining: Arc<super::rejoin::Rejoining>,
     /// The machine's disk, for the rejoin marker in the raft directory.
     pub(super) disk: crate::store::DiskHandle,
+    /// hashicorp's pre-vote (`raft::prevote`), also before the bootstrap.
+    pre_voter: Arc<super::prevote::PreVoter>,
     /// A leadership transfer runs (`leadershipTransferInProgress`).
     transfer: AtomicBool,
     commit_index: Arc<AtomicU64>,
@@ -190,6 +192,7 @@ pub struct RaftParts {
     pub faults: Faults,
     pub rejoining: Arc<super::rejoin::Rejoining>,
     pub disk: crate::store::DiskHandle,
+    pub pre_voter: Arc<super::prevote::PreVoter>,
 }
 
 /// Clears the transfer flag when the transfer ends, however it ends.
@@ -212,6 +215,15 @@ impl RaftNode {
             timing.raft_leader_lease_timeout,
             &reporter,
         );
+        super::heartbeat::spawn(
+            parts.raft.clone(),
+            id,
+            &parts.bootstrap_order,
+            Arc::clone(&leadership),
+            parts.faults.clone(),
+            &timing,
+            &reporter,
+        );
         RaftNode {
             raft: parts.raft,
             id,
@@ -222,6 +234,7 @@ impl RaftNode {
             faults: parts.faults,
             rejoining: parts.rejoining,
             disk: parts.disk,
+            pre_voter: parts.pre_voter,
             transfer: AtomicBool::new(false),
             commit_index: parts.commit_index,
             fsm_state: parts.fsm_state,
@@ -259,15 +272,20 @@ impl RaftNode {
         self.leading_term().is_some()
     }
 
-    /// `Node.GetLeaderID` (none while unknown; none on a leader the lease
-    /// fenced, as hashicorp forgets the leader when it steps down).
+    /// `Node.GetLeaderID`: this node while it leads (none on a leader the
+    /// lease fenced, as hashicorp forgets the leader when it steps down),
+    /// else the leader hashicorp would know (`raft::contact`: named by an
+    /// AppendEntries, an InstallSnapshot or a heartbeat; forgotten when
+    /// the node stands). Not openraft's: a restarted follower knows its
+    /// leader from a heartbeat before replication reaches it
+    /// (`raft::heartbeat`).
     pub fn leader_id(&self) -> Option<NodeId> {
-        let (leader, term) = {
-            let m = self.raft.metrics();
-            let m = m.borrow();
-            (m.current_leader, m.current_term)
-        };
-        leader.filter(|&l| !(l == self.id && self.leadership.fenced_in(term)))
+        let state = self.raft.metrics().borrow().state;
+        match state {
+            ServerState::Leader => self.is_leader().then_some(self.id),
+            ServerState::Follower | ServerState::Learner => self.contact.leader(),
+            ServerState::Candidate | ServerState::Shutdown => None,
+        }
     }
 
     /// Resolves once the node no longer leads `term`: openraft left it, or
@@ -287,6 +305,26 @@ impl RaftNode {
             tokio::select! {
                 changed = metrics.changed() => if changed.is_err() { return },
                 changed = leader_ch.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// A pre-vote round before the bootstrap's election (`raft::prevote`):
+    /// whether a quorum of the configuration would vote for this node.
+    pub async fn pre_vote_to_bootstrap(&self) -> bool {
+        let term = self
+            .raft
+            .metrics()
+            .borrow()
+            .current_term
+            .max(self.contact.seen_term())
+            + 1;
+        match self.pre_voter.run(term).await {
+            super::prevote::PreVote::Won => true,
+            super::prevote::PreVote::Lost => false,
+            super::prevote::PreVote::NewerTerm(t) => {
+                self.contact.saw_term(t);
+                false
             }
         }
     }

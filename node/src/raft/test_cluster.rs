@@ -124,6 +124,18 @@ async fn serve(mut conn: BoxConn, node: Arc<RaftNode>) {
             Request::InstallSnapshot(rpc) => {
                 Response::InstallSnapshot(node.handle_install_snapshot(rpc).await)
             }
+            Request::PreVote {
+                from,
+                term,
+                last_log_id,
+            } => {
+                let (term, granted) = node.handle_pre_vote(from, term, last_log_id);
+                Response::PreVote { term, granted }
+            }
+            Request::Heartbeat { term, leader } => {
+                let (success, term) = node.handle_heartbeat(term, leader);
+                Response::Heartbeat { success, term }
+            }
             Request::TimeoutNow { from, .. } => Response::TimeoutNow(node.timeout_now(from).await),
             _ => Response::Ack,
         };

@@ -12,15 +12,17 @@
 //! - **Follower** (`runFollower`): a timer of random [HeartbeatTimeout,
 //!   2 x), re-armed at each firing; when it fires and the last contact
 //!   (`raft::contact`) is older than HeartbeatTimeout (or there was none in
-//!   this incarnation), the node forgets its leader and stands.
+//!   this incarnation), the node forgets its leader and stands: a
+//!   pre-vote round first (`raft::prevote`), and the election only if a
+//!   quorum would vote for it; otherwise it stays a follower.
 //! - **Candidate** (`runCandidate`): a timer of random [ElectionTimeout,
 //!   2 x) from the start of the candidacy; when it fires the node stands
-//!   again, in a new term. The candidacy ends when openraft leaves the
+//!   again (pre-vote, then election), in a new term. The candidacy ends when openraft leaves the
 //!   candidate state (won, or saw a leader or a higher term); it also ends
 //!   the LeadershipTransfer flag (`candidateFromLeadershipTransfer`,
 //!   reset by `runCandidate`'s defer), which a re-run does not carry.
 //! - **TimeoutNow** (`timeoutNow`): the node forgets its leader and stands
-//!   with the LeadershipTransfer flag. Difference: it stands one openraft
+//!   with the LeadershipTransfer flag, without a pre-vote. Difference: it stands one openraft
 //!   voter lease (HeartbeatTimeout / 10 + 2 ms) after the request, not at
 //!   once, so that the voters' openraft leases have run out (the
 //!   transferring leader stops heartbeating meanwhile: `raft::transfer`).
@@ -28,8 +30,7 @@
 //! - With `fix-rejoin-as-learner`, a member waiting to be re-added never
 //!   stands (`raft::rejoin`).
 //!
-//! Not emulated: the pre-vote of hashicorp v1.7 (as before), and a
-//! stepped-down (fenced) leader standing itself: openraft still counts it
+//! Not emulated: a stepped-down (fenced) leader standing itself: openraft still counts it
 //! leader (`raft::lease`).
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ use openraft::ServerState;
 use tokio::time::Instant;
 
 use super::contact::Contact;
+use super::prevote::{PreVote, PreVoter};
 use super::rejoin::Rejoining;
 use crate::config::Timing;
 use crate::hooks::observe::Reporter;
@@ -53,11 +55,13 @@ pub fn spawn(
     raft: Raft,
     contact: Arc<Contact>,
     rejoining: Arc<Rejoining>,
+    pre_voter: Arc<PreVoter>,
     timing: &Timing,
     reporter: &Reporter,
 ) {
     let timers = Timers {
         rejoining,
+        pre_voter,
         heartbeat_timeout: timing.raft_heartbeat_timeout,
         election_timeout: timing.raft_election_timeout,
         voter_lease: Duration::from_millis(raft.config().election_timeout_max),
@@ -72,6 +76,8 @@ struct Timers {
     /// `fix-rejoin-as-learner`: a member waiting to be re-added never
     /// stands (`raft::rejoin`).
     rejoining: Arc<Rejoining>,
+    /// hashicorp's pre-vote before a candidacy (`raft::prevote`).
+    pre_voter: Arc<PreVoter>,
     contact: Arc<Contact>,
     heartbeat_timeout: Duration,
     election_timeout: Duration,
@@ -137,7 +143,7 @@ impl Timers {
                         tokio::time::sleep(self.voter_lease).await;
                         self.contact.set_transfer_candidacy(true);
                         heartbeat = None;
-                        candidacy = Some(self.stand("TimeoutNow").await);
+                        candidacy = self.stand("TimeoutNow", false).await;
                     }
                 }
                 () = timer => match state {
@@ -149,12 +155,12 @@ impl Timers {
                             .is_none_or(|at| at.elapsed() >= self.heartbeat_timeout);
                         if silent && !self.rejoining.is_on() {
                             self.contact.forget_leader();
-                            candidacy = Some(self.stand("heartbeat timeout reached").await);
+                            candidacy = self.stand("heartbeat timeout reached", true).await;
                         }
                     }
                     _ => {
                         self.contact.set_transfer_candidacy(false);
-                        candidacy = Some(self.stand("election timeout reached").await);
+                        candidacy = self.stand("election timeout reached", true).await;
                     }
                 },
             }
@@ -167,9 +173,24 @@ impl Timers {
     /// `Trigger::elect` stands in its term + 1, so it is called once per
     /// term to climb (bounded by [`MAX_TERM_CLIMB`]); the candidacies on the
     /// way are abandoned at once.
-    async fn stand(&self, why: &str) -> Candidacy {
+    ///
+    /// With `pre_vote` (every candidacy but a transfer's), a pre-vote round
+    /// comes first (`raft::prevote`); lost, the node stays a follower
+    /// (`None`).
+    async fn stand(&self, why: &str, pre_vote: bool) -> Option<Candidacy> {
         let current = self.raft.metrics().borrow().current_term;
         let term = current.max(self.contact.seen_term()) + 1;
+        if pre_vote {
+            match self.pre_voter.run(term).await {
+                PreVote::Won => tracing::info!(term, "pre-vote successful, starting election"),
+                PreVote::Lost => return None,
+                PreVote::NewerTerm(t) => {
+                    tracing::debug!(term = t, "pre-vote denied: found newer term");
+                    self.contact.saw_term(t);
+                    return None;
+                }
+            }
+        }
         let elections = (term - current).min(MAX_TERM_CLIMB);
         tracing::info!(term, "{why}, starting election");
         for _ in 0..elections {
@@ -178,10 +199,10 @@ impl Timers {
                 break;
             }
         }
-        Candidacy {
+        Some(Candidacy {
             term,
             deadline: Instant::now() + self.election_timer(),
-        }
+        })
     }
 
     /// `randomTimeout(HeartbeatTimeout)`: [HeartbeatTimeout, 2 x).

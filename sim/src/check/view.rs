@@ -20,12 +20,16 @@ pub struct NodeView {
     pub following: Option<u64>,
     /// Height when the liveness phase opened (`None` if down then).
     pub height_at_liveness: Option<u64>,
+    /// The node's own exits in the liveness phase: when, and why.
+    pub liveness_exits: Vec<(Duration, String)>,
 }
 
 /// Every node of the run, by id.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
     pub nodes: BTreeMap<u64, NodeView>,
+    /// The liveness phase has opened.
+    pub liveness_open: bool,
 }
 
 impl ClusterView {
@@ -39,7 +43,10 @@ impl ClusterView {
                 (id, view)
             })
             .collect();
-        ClusterView { nodes }
+        ClusterView {
+            nodes,
+            liveness_open: false,
+        }
     }
 
     pub fn node(&mut self, id: u64) -> &mut NodeView {
@@ -49,6 +56,7 @@ impl ClusterView {
     /// Follows roles and phases (heights are the height checker's to set).
     pub fn observe(&mut self, r: &Record) {
         let What::Node(event) = &r.what else { return };
+        let liveness_open = self.liveness_open;
         let view = self.node(r.node);
         match event {
             Event::Phase(p) => {
@@ -62,6 +70,9 @@ impl ClusterView {
             Event::BecameFollower { leader } => {
                 view.leading_since = None;
                 view.following = Some(*leader);
+            }
+            Event::Exit { reason } if liveness_open => {
+                view.liveness_exits.push((r.at, reason.clone()));
             }
             _ => {}
         }

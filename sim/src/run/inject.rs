@@ -107,8 +107,9 @@ impl Injector {
         let Some(name) = self.classifier.classify(r.node, event) else {
             return;
         };
+        let leader = self.leader();
         for (i, w) in &mut self.watches {
-            if w.observe(r.at, r.node, name) {
+            if w.observe(r.at, r.node, name, leader) {
                 self.fired.push(Fired {
                     fault: *i,
                     event: name,

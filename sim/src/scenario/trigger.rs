@@ -79,11 +79,15 @@ impl TriggerName {
     }
 }
 
+/// `on_node = "leader"`: the events of whichever node leads then.
+pub const ON_LEADER: &str = "leader";
+
 /// What a triggered fault waits for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trigger {
     pub on: TriggerName,
-    /// Only this node's events (`n1`..); any node's if none.
+    /// Only this node's events (`n1`..), or the current leader's
+    /// (`leader`); any node's if none.
     pub on_node: Option<String>,
     /// Fire on the k-th matching event (from 1).
     pub occurrence: u32,
@@ -103,9 +107,9 @@ impl Trigger {
             ));
         }
         if let Some(n) = &self.on_node {
-            if !names.iter().any(|x| x == n) {
+            if n != ON_LEADER && !names.iter().any(|x| x == n) {
                 return Err(format!(
-                    "{at}.on_node: no node `{n}` (this cluster has {})",
+                    "{at}.on_node: no node `{n}` (this cluster has {}, or `{ON_LEADER}`)",
                     names.join(", ")
                 ));
             }
@@ -144,13 +148,15 @@ impl Trigger {
             .and_then(|n| n.parse().ok())
     }
 
-    /// Whether `event` of `node` at `at` counts towards the trigger.
-    pub fn counts(&self, at: Duration, node: u64, event: TriggerName) -> bool {
+    /// Whether `event` of `node` at `at` counts towards the trigger;
+    /// `leader` is the current leader, for `on_node = "leader"`.
+    pub fn counts(&self, at: Duration, node: u64, event: TriggerName, leader: Option<u64>) -> bool {
         let at = at.as_secs_f64();
-        event == self.on
-            && self.on_id().is_none_or(|id| id == node)
-            && at >= self.after_s
-            && at < self.before_s
+        let of_node = match self.on_node.as_deref() {
+            Some(ON_LEADER) => leader == Some(node),
+            _ => self.on_id().is_none_or(|id| id == node),
+        };
+        event == self.on && of_node && at >= self.after_s && at < self.before_s
     }
 
     /// For the trace: the trigger and its window.
@@ -232,9 +238,16 @@ impl Watch {
         }
     }
 
-    /// Feeds one trigger event; true if the fault fires on it (once).
-    pub fn observe(&mut self, at: Duration, node: u64, event: TriggerName) -> bool {
-        if self.state != WatchState::Armed || !self.trigger.counts(at, node, event) {
+    /// Feeds one trigger event (`leader`: the current leader); true if
+    /// the fault fires on it (once).
+    pub fn observe(
+        &mut self,
+        at: Duration,
+        node: u64,
+        event: TriggerName,
+        leader: Option<u64>,
+    ) -> bool {
+        if self.state != WatchState::Armed || !self.trigger.counts(at, node, event, leader) {
             return false;
         }
         self.seen += 1;
@@ -424,28 +437,40 @@ mod tests {
         let s = Duration::from_secs_f64;
         let mut w = Watch::new(trigger(Some("n2"), 2));
         let cand = TriggerName::BecameCandidate;
-        assert!(!w.observe(s(4.0), 2, cand), "before after_s");
-        assert!(!w.observe(s(6.0), 1, cand), "another node");
+        assert!(!w.observe(s(4.0), 2, cand, None), "before after_s");
+        assert!(!w.observe(s(6.0), 1, cand, None), "another node");
         assert!(
-            !w.observe(s(6.0), 2, TriggerName::GrantedVote),
+            !w.observe(s(6.0), 2, TriggerName::GrantedVote, None),
             "another event"
         );
-        assert!(!w.observe(s(7.0), 2, cand), "the first");
-        assert!(w.observe(s(8.0), 2, cand), "the second");
+        assert!(!w.observe(s(7.0), 2, cand, None), "the first");
+        assert!(w.observe(s(8.0), 2, cand, None), "the second");
         assert_eq!(w.state, WatchState::Fired);
-        assert!(!w.observe(s(9.0), 2, cand), "fires once");
+        assert!(!w.observe(s(9.0), 2, cand, None), "fires once");
         assert!(!w.disarm(s(30.0)), "a fired watch is not disarmed");
 
         let mut w = Watch::new(trigger(None, 1));
-        assert!(!w.observe(s(20.0), 3, cand), "at before_s it is closed");
+        assert!(
+            !w.observe(s(20.0), 3, cand, None),
+            "at before_s it is closed"
+        );
         assert!(!w.disarm(s(19.9)));
         assert!(w.disarm(s(20.0)));
         assert_eq!(w.state, WatchState::Disarmed);
-        assert!(!w.observe(s(10.0), 3, cand), "a disarmed watch never fires");
+        assert!(
+            !w.observe(s(10.0), 3, cand, None),
+            "a disarmed watch never fires"
+        );
         assert!(w
             .trigger
             .describe()
             .contains("became_candidate #1 between 5 s and 20 s"));
+
+        // `on_node = "leader"`: the events of the leader at the time.
+        let mut w = Watch::new(trigger(Some(ON_LEADER), 1));
+        assert!(!w.observe(s(6.0), 2, cand, Some(1)), "not the leader");
+        assert!(!w.observe(s(6.0), 2, cand, None), "no leader");
+        assert!(w.observe(s(7.0), 1, cand, Some(1)), "the leader's");
     }
 
     #[test]
