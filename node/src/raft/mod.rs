@@ -171,6 +171,7 @@ pub async fn start(
             .into_iter()
             .map(|(id, n)| (id, n.addr))
             .collect(),
+        clients: Default::default(),
     });
     timers::spawn(
         raft.clone(),

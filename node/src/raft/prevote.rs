@@ -28,7 +28,7 @@
 //! timer ([HeartbeatTimeout, 2 x) rather than [ElectionTimeout, 2 x)).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::LogId;
@@ -62,17 +62,28 @@ pub struct PreVoter {
     /// address): the voters asked before the bootstrap's election, while
     /// raft has no configuration yet.
     pub bootstrap: BTreeMap<NodeId, String>,
+    /// One client per voter, kept across rounds: hashicorp's transport
+    /// pools its connections, so a round does not pay a new connection.
+    pub clients: Mutex<BTreeMap<NodeId, Arc<RpcClient>>>,
 }
 
-/// The last entry of the node's raft log, or of what it compacted.
+/// The last entry of the node's raft log, or of what it compacted or
+/// received as a snapshot.
 pub fn last_log_id(disk: &DiskHandle) -> Option<LogId<NodeId>> {
     let d = disk.lock();
+    let snapshot = d
+        .raft
+        .snapshots
+        .iter()
+        .filter_map(|s| s.meta.last_log_id)
+        .max();
     d.raft
         .log
         .values()
         .next_back()
         .map(|e| e.log_id)
-        .or(d.raft.purged)
+        .max(d.raft.purged)
+        .max(snapshot)
 }
 
 /// Whether a log ending at `theirs` is at least as up to date as one
@@ -117,17 +128,12 @@ impl PreVoter {
         let peers: Vec<NodeId> = voters.into_iter().filter(|v| *v != self.me).collect();
         let (tx, mut rx) = mpsc::channel(peers.len().max(1));
         for peer in &peers {
-            let Some(addr) = addrs.get(peer).cloned() else {
+            let Some(client) = self.client(*peer, addrs.get(peer)) else {
                 continue;
-            };
-            let link = Link {
-                faults: self.faults.clone(),
-                peer: *peer,
-                plane: Plane::Raft,
             };
             let (tx, request, timeout) = (tx.clone(), Arc::clone(&request), self.rpc_timeout);
             crate::hooks::task::spawn_unguarded(async move {
-                let answer = match RpcClient::on_link(addr, link).call(&request, timeout).await {
+                let answer = match client.call(&request, timeout).await {
                     Ok(Response::PreVote { term, granted }) => (term, granted),
                     // hashicorp: a failed call is a refusal in our term.
                     _ => (0, false),
@@ -161,6 +167,26 @@ impl PreVoter {
             "pre-vote campaign failed"
         );
         PreVote::Lost
+    }
+}
+
+impl PreVoter {
+    /// The kept client of `peer` at `addr` (a new one if its address
+    /// changed).
+    fn client(&self, peer: NodeId, addr: Option<&String>) -> Option<Arc<RpcClient>> {
+        let addr = addr?;
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(&peer).filter(|c| c.addr() == addr) {
+            return Some(Arc::clone(c));
+        }
+        let link = Link {
+            faults: self.faults.clone(),
+            peer,
+            plane: Plane::Raft,
+        };
+        let client = Arc::new(RpcClient::on_link(addr.clone(), link));
+        clients.insert(peer, Arc::clone(&client));
+        Some(client)
     }
 }
 

@@ -27,9 +27,14 @@
 //!   counts in any quorum; the answer names the committed configuration's
 //!   log index. Asked again, it waits for the learner to catch up
 //!   (`add_learner`, blocking) and makes it a voter again.
-//! - The member clears the marker once it has applied a configuration,
-//!   newer than the one that made it a learner, in which it is a voter:
-//!   its log then holds every entry committed before it rejoined.
+//! - The member clears the marker once the leader answers that it is a
+//!   voter again, or once it has applied a configuration, newer than the
+//!   one that made it a learner, in which it is a voter. From the answer
+//!   on the others count on its vote, so it votes before that
+//!   configuration reaches it (waiting for it deadlocked a 3-node cluster
+//!   whose leader lost its raft directory before replicating it: swarm
+//!   seed 3032); its log holds only entries it acknowledged as a learner
+//!   or since, so its votes are raft's usual ones.
 //!
 //! Why every peer must answer: a wiped member may have been one of the
 //! two of three that held a committed entry; only the answer of the other
@@ -193,7 +198,9 @@ impl RaftNode {
                 tracing::info!(node = self.id, "rejoin: a voter again");
                 return;
             }
-            self.ask_leader(peers).await;
+            if self.ask_leader(peers).await {
+                return;
+            }
             tokio::time::sleep(self.timing.raft_heartbeat_timeout).await;
         }
     }
@@ -217,8 +224,8 @@ impl RaftNode {
     }
 
     /// One round: the known leader first, then the peers in configuration
-    /// order, until one answers.
-    async fn ask_leader(&self, peers: &[PeerConfig]) {
+    /// order, until one answers; true once the answer is "a voter".
+    async fn ask_leader(&self, peers: &[PeerConfig]) -> bool {
         let leader = self.contact.leader();
         let mut order: Vec<&PeerConfig> = peers.iter().filter(|p| Some(p.id) == leader).collect();
         order.extend(peers.iter().filter(|p| Some(p.id) != leader));
@@ -242,11 +249,22 @@ impl RaftNode {
                     }
                     self.persist();
                     self.rejoining.refuse_entries.store(false, Ordering::SeqCst);
-                    return;
+                    return false;
                 }
                 Ok(Response::Rejoin(Ok(RejoinAnswer::Voter { at }))) => {
+                    // A voter of a committed configuration: the others
+                    // count on its vote from now on, so it votes (and may
+                    // stand) before that configuration reaches it. Waiting
+                    // to apply it deadlocked a 3-node cluster whose leader
+                    // lost its raft directory before replicating it here
+                    // (swarm seed 3032). Its log holds only entries it
+                    // acknowledged as a learner or since, so its votes are
+                    // raft's usual ones.
                     tracing::info!(node = self.id, leader = peer.id, at, "rejoin: a voter");
-                    return;
+                    self.disk.lock().raft.rejoin = None;
+                    self.persist();
+                    self.rejoining.set(false);
+                    return true;
                 }
                 Ok(Response::Rejoin(Err(e))) => {
                     tracing::debug!(node = self.id, peer = peer.id, "rejoin: {e}");
@@ -255,6 +273,7 @@ impl RaftNode {
                 Err(e) => tracing::debug!(node = self.id, peer = peer.id, "rejoin: {e}"),
             }
         }
+        false
     }
 
     /// The leader's side: `from`, a voter that has not been made a learner

@@ -26,6 +26,10 @@
 //!   voter lease (HeartbeatTimeout / 10 + 2 ms) after the request, not at
 //!   once, so that the voters' openraft leases have run out (the
 //!   transferring leader stops heartbeating meanwhile: `raft::transfer`).
+//! - **Learner** (a nonvoter): the follower's timer, which forgets the
+//!   leader after a heartbeat timeout without contact, but never stands
+//!   (`runFollower`: "not part of stable configuration, aborting
+//!   election").
 //! - **Leader**: no timer (the lease step-down is `raft::lease`'s).
 //! - With `fix-rejoin-as-learner`, a member waiting to be re-added never
 //!   stands (`raft::rejoin`).
@@ -111,12 +115,12 @@ impl Timers {
                     self.contact.set_transfer_candidacy(false);
                 }
             }
-            if state != ServerState::Follower {
+            if !matches!(state, ServerState::Follower | ServerState::Learner) {
                 heartbeat = None;
             }
             let wake = match state {
                 ServerState::Shutdown => return,
-                ServerState::Follower => {
+                ServerState::Follower | ServerState::Learner => {
                     Some(*heartbeat.get_or_insert_with(|| Instant::now() + self.heartbeat_timer()))
                 }
                 ServerState::Candidate => Some(
@@ -127,7 +131,7 @@ impl Timers {
                         })
                         .deadline,
                 ),
-                ServerState::Leader | ServerState::Learner => None,
+                ServerState::Leader => None,
             };
             let timer = async {
                 match wake {
@@ -147,14 +151,18 @@ impl Timers {
                     }
                 }
                 () = timer => match state {
-                    ServerState::Follower => {
+                    ServerState::Follower | ServerState::Learner => {
                         heartbeat = Some(Instant::now() + self.heartbeat_timer());
                         let silent = self
                             .contact
                             .last_contact()
                             .is_none_or(|at| at.elapsed() >= self.heartbeat_timeout);
-                        if silent && !self.rejoining.is_on() {
+                        if silent {
+                            // `runFollower`: the leader is forgotten even
+                            // by a node that may not stand (a nonvoter).
                             self.contact.forget_leader();
+                        }
+                        if silent && state == ServerState::Follower && !self.rejoining.is_on() {
                             candidacy = self.stand("heartbeat timeout reached", true).await;
                         }
                     }
